@@ -1,0 +1,223 @@
+//! Every tunable of the DHT in one [`Config`], each documented with its
+//! default and the reason for it.
+//!
+//! This module owns no behaviour: it is read by the routing table, the
+//! engine, the store and the drivers. `Config::default()` is what a node on
+//! the public network should run.
+
+use std::time::Duration;
+
+/// All tunables of a node. Build with `Config::default()` and override
+/// fields; [`Config::validate`] reports inconsistent settings.
+///
+/// ```
+/// use meshara_dht::Config;
+/// let config = Config { k: 16, ..Config::default() };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Bucket size and replication factor. Default 20, as in the Kademlia
+    /// paper: large enough that 20 nodes leaving within an hour is unlikely.
+    pub k: usize,
+    /// Requests a lookup keeps in flight. Default 3 (the paper's alpha).
+    pub alpha: usize,
+    /// Entries in each bucket's replacement cache. Default 20 (= k): enough
+    /// to refill a bucket after a burst of departures.
+    pub replacement_cache_size: usize,
+    /// Consecutive failed requests after which a contact is stale and may be
+    /// replaced. Default 2: one lost datagram is not enough to evict.
+    pub max_failures: u32,
+    /// Contacts from one IPv4 /24 allowed in one bucket. Default 2: a Sybil
+    /// attacker with one subnet cannot fill a bucket.
+    pub max_per_subnet_bucket: usize,
+    /// Contacts from one IPv4 /24 (or IPv6 /64) allowed in the whole table.
+    /// Default 10.
+    pub max_per_subnet_table: usize,
+    /// Whether the subnet caps apply to loopback and private addresses.
+    /// Default `true`; tests and local testnets, whose nodes all share
+    /// 127.0.0.1, turn it off.
+    pub subnet_caps_on_local: bool,
+    /// Initial per-request timeout before any round trip was measured.
+    /// Default 1 s.
+    pub rpc_timeout_initial: Duration,
+    /// Floor of the adaptive timeout (SRTT + 4 RTTVAR). Default 100 ms.
+    pub rpc_timeout_min: Duration,
+    /// Cap of the adaptive timeout. Default 3 s.
+    pub rpc_timeout_max: Duration,
+    /// How long an overdue request may still be answered (and the answer
+    /// used) after its slot was freed. Default 5 s.
+    pub rpc_late_window: Duration,
+    /// Hard limit on one lookup's duration. Default 30 s.
+    pub lookup_timeout: Duration,
+    /// A bucket with no lookup through it for this long is refreshed.
+    /// Default 15 min.
+    pub bucket_refresh_interval: Duration,
+    /// Lifetime of a stored record. Default 2 h (publishers republish hourly).
+    pub record_ttl: Duration,
+    /// How often a publisher republishes its own records. Default 1 h.
+    pub republish_interval: Duration,
+    /// Lifetime of a provider record. Default 2 h.
+    pub provider_ttl: Duration,
+    /// Maximum records stored. Default 65,536.
+    pub max_records: usize,
+    /// Maximum bytes of stored values. Default 64 MiB.
+    pub max_record_bytes: usize,
+    /// Maximum records stored on behalf of one source IP. Default 256.
+    pub max_records_per_ip: usize,
+    /// Maximum providers kept per key. Default 20 (= k).
+    pub max_providers_per_key: usize,
+    /// How often the secret behind STORE tokens rotates; the current and the
+    /// previous secret are accepted. Default 5 min (BEP 5 uses 5-10 min).
+    pub token_rotation: Duration,
+    /// Requests per second accepted from one source IP (token bucket rate).
+    /// Default 200.
+    pub rate_limit_requests_per_sec: u32,
+    /// Burst of requests accepted from one source IP. Default 400.
+    pub rate_limit_burst: u32,
+    /// Bytes per second the node sends to one IP that has not completed a
+    /// round trip with it (anti-amplification budget). Default 8 KiB/s.
+    pub unverified_bytes_per_sec: u32,
+    /// Source IPs tracked by the rate limiter before the oldest are dropped.
+    /// Default 16,384.
+    pub rate_limit_tracked_ips: usize,
+    /// A client-mode node asks and answers nothing: it never appears in
+    /// others' routing tables. Default `false`.
+    pub client_mode: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            k: 20,
+            alpha: 3,
+            replacement_cache_size: 20,
+            max_failures: 2,
+            max_per_subnet_bucket: 2,
+            max_per_subnet_table: 10,
+            subnet_caps_on_local: true,
+            rpc_timeout_initial: Duration::from_secs(1),
+            rpc_timeout_min: Duration::from_millis(100),
+            rpc_timeout_max: Duration::from_secs(3),
+            rpc_late_window: Duration::from_secs(5),
+            lookup_timeout: Duration::from_secs(30),
+            bucket_refresh_interval: Duration::from_secs(15 * 60),
+            record_ttl: Duration::from_secs(2 * 3600),
+            republish_interval: Duration::from_secs(3600),
+            provider_ttl: Duration::from_secs(2 * 3600),
+            max_records: 65_536,
+            max_record_bytes: 64 * 1024 * 1024,
+            max_records_per_ip: 256,
+            max_providers_per_key: 20,
+            token_rotation: Duration::from_secs(5 * 60),
+            rate_limit_requests_per_sec: 200,
+            rate_limit_burst: 400,
+            unverified_bytes_per_sec: 8 * 1024,
+            rate_limit_tracked_ips: 16_384,
+            client_mode: false,
+        }
+    }
+}
+
+/// A [`Config`] whose values contradict each other.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A field that must be positive is zero.
+    #[error("config field `{field}` must be greater than zero")]
+    Zero {
+        /// The field.
+        field: &'static str,
+    },
+    /// The timeout floor is above the cap, or the initial value outside them.
+    #[error("rpc timeouts must satisfy min <= initial <= max")]
+    TimeoutOrder,
+    /// More requests in flight than contacts per lookup.
+    #[error("alpha ({alpha}) must not exceed k ({k})")]
+    AlphaAboveK {
+        /// alpha
+        alpha: usize,
+        /// k
+        k: usize,
+    },
+}
+
+impl Config {
+    /// A configuration for nodes that all live on one machine (tests,
+    /// `testnet`): the subnet caps, which would otherwise let only a few
+    /// 127.0.0.1 nodes into each table, are off.
+    pub fn local() -> Self {
+        Config {
+            subnet_caps_on_local: false,
+            ..Config::default()
+        }
+    }
+
+    /// Checks that the values are consistent.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("k", self.k),
+            ("alpha", self.alpha),
+            ("max_per_subnet_bucket", self.max_per_subnet_bucket),
+            ("max_per_subnet_table", self.max_per_subnet_table),
+            ("max_records", self.max_records),
+            ("max_record_bytes", self.max_record_bytes),
+            ("max_records_per_ip", self.max_records_per_ip),
+            ("rate_limit_tracked_ips", self.rate_limit_tracked_ips),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Zero { field });
+            }
+        }
+        if self.max_failures == 0 {
+            return Err(ConfigError::Zero {
+                field: "max_failures",
+            });
+        }
+        if self.alpha > self.k {
+            return Err(ConfigError::AlphaAboveK {
+                alpha: self.alpha,
+                k: self.k,
+            });
+        }
+        if !(self.rpc_timeout_min <= self.rpc_timeout_initial
+            && self.rpc_timeout_initial <= self.rpc_timeout_max)
+        {
+            return Err(ConfigError::TimeoutOrder);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        assert_eq!(Config::local().validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_rejects_zero_k_and_bad_timeouts() {
+        let c = Config {
+            k: 0,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::Zero { field: "k" }));
+        let c = Config {
+            rpc_timeout_min: Duration::from_secs(10),
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::TimeoutOrder));
+        let c = Config {
+            alpha: 30,
+            ..Config::default()
+        };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::AlphaAboveK { alpha: 30, k: 20 })
+        );
+    }
+}

@@ -1,0 +1,33 @@
+//! # meshara-dht
+//!
+//! A Kademlia distributed hash table for [Meshara] peer discovery: 160-bit
+//! node ids (SHA-1 of an ed25519 key), the XOR metric, k-buckets, iterative
+//! alpha-parallel lookups over UDP, and a TTL'd store of immutable, signed
+//! mutable and provider records.
+//!
+//! The protocol is *sans-IO*: the engine takes datagrams and timestamps in and
+//! hands datagrams and deadlines out, so the same code runs on tokio UDP
+//! sockets and in a deterministic simulator.
+//!
+//! # Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`id`] | `NodeId` / `Key` (160 bits), XOR `Distance`, bucket index |
+//! | [`config`] | every tunable, with its default |
+//! | [`error`] | one error enum per concern |
+//! | [`wire`] | message types, postcard codec, datagram limits |
+//! | [`record`] | immutable and signed mutable records, refusal reasons |
+//!
+//! [Meshara]: https://github.com/sebyx07/meshara
+#![warn(missing_docs, unreachable_pub)]
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod id;
+pub mod record;
+pub mod wire;
+
+pub use config::Config;
+pub use id::{Distance, Key, NodeId};

@@ -14,6 +14,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`id`] | `NodeId` / `Key` (160 bits), XOR `Distance`, bucket index |
+//! | [`identity`] | the node's ed25519 keypair, key proofs, the key file |
 //! | [`config`] | every tunable, with its default |
 //! | [`error`] | one error enum per concern |
 //! | [`wire`] | message types, postcard codec, datagram limits |
@@ -26,8 +27,10 @@
 pub mod config;
 pub mod error;
 pub mod id;
+pub mod identity;
 pub mod record;
 pub mod wire;
 
 pub use config::Config;
 pub use id::{Distance, Key, NodeId};
+pub use identity::Identity;

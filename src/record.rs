@@ -17,10 +17,18 @@
 //!   the record alone that the key belongs to that Meshara id.
 //! - A mutable record's signature is ed25519 (with the first 32 bytes of a
 //!   Meshara key) over `RECORD_SIGN_DOMAIN || key || seq (8 bytes, big
-//!   endian) || value`.
+//!   endian) || value`, checked with ed25519-dalek's `verify_strict`. A
+//!   public key that is not a point, or is a small-order point (for which
+//!   signatures can be forged without any secret), is
+//!   [`Refusal::InvalidPublicKey`].
+//!
+//! The immutable key space overlaps the others: an immutable record whose
+//! value is `public_key || salt` has the key of that key's mutable record.
+//! A reader checks the kind of record it receives, and a store must not let
+//! an immutable record displace a signed one.
 
 use bytes::Bytes;
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::id::Key;
@@ -100,7 +108,8 @@ pub enum Refusal {
     /// The signature does not verify.
     #[error("the record's signature does not verify")]
     BadSignature,
-    /// The public key is not a valid ed25519 point.
+    /// The public key is not a valid ed25519 point, or is a small-order
+    /// (weak) point nobody holds a secret for.
     #[error("the record's public key is not a valid ed25519 key")]
     InvalidPublicKey,
     /// A record with the same or a higher sequence number is stored.
@@ -199,7 +208,12 @@ impl RecordPublicKey {
             RecordPublicKey::Ed25519(pk) => *pk,
             RecordPublicKey::Meshara(pk) => pk.ed25519(),
         };
-        VerifyingKey::from_bytes(&bytes).map_err(|_| Refusal::InvalidPublicKey)
+        match VerifyingKey::from_bytes(&bytes) {
+            // A small-order key admits signatures that verify for any
+            // message, so nobody holds it: refuse it outright.
+            Ok(vk) if !vk.is_weak() => Ok(vk),
+            _ => Err(Refusal::InvalidPublicKey),
+        }
     }
 }
 
@@ -276,6 +290,7 @@ impl SignedRecord {
         let vk = self.public_key.verifying_key()?;
         let msg = Self::signing_message(&self.key(), self.seq, &self.value);
         let sig = ed25519_dalek::Signature::from_bytes(&self.signature.0);
-        vk.verify(&msg, &sig).map_err(|_| Refusal::BadSignature)
+        vk.verify_strict(&msg, &sig)
+            .map_err(|_| Refusal::BadSignature)
     }
 }

@@ -19,6 +19,7 @@
 //! | [`error`] | one error enum per concern |
 //! | [`wire`] | message types, postcard codec, datagram limits |
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
+//! | [`store`] | `RecordStore`: TTL'd records and providers, caps, per-IP quotas, expiry index |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -29,6 +30,7 @@ pub mod error;
 pub mod id;
 pub mod identity;
 pub mod record;
+pub mod store;
 pub mod wire;
 
 pub use config::Config;

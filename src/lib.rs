@@ -18,6 +18,7 @@
 //! | [`error`] | one error enum per concern |
 //! | [`wire`] | message types, postcard codec, datagram limits |
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
+//! | [`routing`] | k-buckets, replacement caches, subnet caps, closest contacts |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -27,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod record;
+pub mod routing;
 pub mod wire;
 
 pub use config::Config;

@@ -20,6 +20,7 @@
 //! | [`wire`] | message types, postcard codec, datagram limits |
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
 //! | [`store`] | `RecordStore`: TTL'd records and providers, caps, per-IP quotas, expiry index |
+//! | [`routing`] | k-buckets, replacement caches, subnet caps, closest contacts |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -30,6 +31,7 @@ pub mod error;
 pub mod id;
 pub mod identity;
 pub mod record;
+pub mod routing;
 pub mod store;
 pub mod wire;
 

@@ -1,0 +1,564 @@
+//! The [`RoutingTable`]: 160 k-buckets around the local id, with
+//! replacement caches, ping-before-evict, failure counting, per-subnet caps,
+//! closest-contact queries and idle-bucket detection for refreshes.
+//!
+//! This module owns every decision about who is in the table. It sends
+//! nothing and reads no clock: the caller reports answers and failures, is
+//! told whom to ping, and passes `now` in.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::bucket::{Entry, KBucket};
+use super::closest::{bucket_order, DistanceKey};
+use super::outcome::{FailureOutcome, InsertOutcome, RejectReason};
+use super::subnet::{capped_key, SubnetKey};
+use crate::config::Config;
+use crate::id::{NodeId, ID_BITS};
+use crate::wire::Contact;
+
+/// The Kademlia routing table of one node.
+///
+/// Bucket `i` holds the contacts whose XOR distance `d` to the local id has
+/// `2^i <= d < 2^(i+1)`; each bucket keeps at most `k` entries, least
+/// recently seen first, plus a replacement cache.
+///
+/// Life cycle of a contact, as the engine drives it:
+///
+/// * it answers a request of ours: [`insert`](Self::insert). If its bucket
+///   is full the outcome is [`InsertOutcome::PendingEviction`]: ping the
+///   candidate, then [`resolve_eviction`](Self::resolve_eviction);
+/// * later requests to it: [`on_success`](Self::on_success) /
+///   [`on_failure`](Self::on_failure); after `max_failures` consecutive
+///   failures it is replaced by a cached contact when one fits;
+/// * queries: [`closest`](Self::closest), [`get`](Self::get),
+///   [`iter`](Self::iter), [`buckets`](Self::buckets);
+/// * maintenance: lookups report the buckets they cover with
+///   [`touch_bucket`](Self::touch_bucket), and
+///   [`idle_buckets`](Self::idle_buckets) says which ranges to refresh.
+///
+/// Subnet caps: a bucket holds at most `max_per_subnet_bucket` and the table
+/// at most `max_per_subnet_table` entries of one IPv4 /24 or IPv6 /64
+/// (IPv4-mapped IPv6 counts as IPv4). With `subnet_caps_on_local == false`
+/// loopback, private and link-local addresses are not counted. Replacement
+/// caches are not counted; a replacement is checked against the caps when
+/// it is promoted, and a cache keeps at most `max_per_subnet_bucket`
+/// entries of one subnet (a newcomer from a full subnet displaces the
+/// oldest of that subnet), so one subnet cannot flush a cache either.
+#[derive(Debug, Clone)]
+pub struct RoutingTable {
+    local_id: NodeId,
+    k: usize,
+    replacement_cache_size: usize,
+    max_failures: u32,
+    max_per_subnet_bucket: usize,
+    max_per_subnet_table: usize,
+    subnet_caps_on_local: bool,
+    /// Always `ID_BITS` buckets.
+    buckets: Vec<KBucket>,
+    /// Live (bucket) entries per capped subnet; cache entries not counted.
+    subnet_counts: BTreeMap<SubnetKey, usize>,
+    len: usize,
+}
+
+impl RoutingTable {
+    /// An empty table around `local_id`, sized by `config.k`,
+    /// `replacement_cache_size`, `max_failures` and the subnet-cap fields.
+    /// A `k` of zero is treated as one, so no bucket is ever unusable.
+    pub fn new(local_id: NodeId, config: &Config) -> Self {
+        RoutingTable {
+            local_id,
+            k: config.k.max(1),
+            replacement_cache_size: config.replacement_cache_size,
+            max_failures: config.max_failures,
+            max_per_subnet_bucket: config.max_per_subnet_bucket,
+            max_per_subnet_table: config.max_per_subnet_table,
+            subnet_caps_on_local: config.subnet_caps_on_local,
+            buckets: vec![KBucket::default(); ID_BITS],
+            subnet_counts: BTreeMap::new(),
+            len: 0,
+        }
+    }
+
+    /// The id the table is built around.
+    pub fn local_id(&self) -> NodeId {
+        self.local_id
+    }
+
+    /// Records that `contact` proved itself (it answered a request of
+    /// ours). See [`InsertOutcome`] for each result; the table never holds
+    /// the local id. Touches the contact's bucket unless rejected.
+    pub fn insert(&mut self, contact: Contact, now: Instant) -> InsertOutcome {
+        let Some(index) = self.local_id.bucket_index(&contact.id) else {
+            return InsertOutcome::Rejected(RejectReason::OwnId);
+        };
+        let Some(bucket) = self.buckets.get(index) else {
+            return InsertOutcome::Rejected(RejectReason::OwnId);
+        };
+
+        // Already a live entry: refresh it, maybe move it.
+        if let Some(pos) = bucket.position(&contact.id) {
+            let Some(old) = bucket.entries.get(pos).copied() else {
+                return InsertOutcome::Rejected(RejectReason::AddressConflict);
+            };
+            if old.contact.addr != contact.addr {
+                if old.failures == 0 {
+                    return InsertOutcome::Rejected(RejectReason::AddressConflict);
+                }
+                if let Err(reason) = self.check_caps(index, &contact.addr, Some(&contact.id)) {
+                    return InsertOutcome::Rejected(reason);
+                }
+                self.uncount(&old.contact.addr);
+                self.count(&contact.addr);
+            }
+            if let Some(bucket) = self.buckets.get_mut(index) {
+                if let Some(entry) = bucket.entries.get_mut(pos) {
+                    entry.contact = contact;
+                }
+                bucket.mark_seen(pos, now);
+                bucket.touch(now);
+            }
+            return InsertOutcome::Updated;
+        }
+
+        // Already cached: same address rule, then treated as a newcomer.
+        let cached = bucket.replacement_position(&contact.id);
+        if let Some(entry) = cached.and_then(|pos| bucket.replacements.get(pos)) {
+            if entry.contact.addr != contact.addr && entry.failures == 0 {
+                return InsertOutcome::Rejected(RejectReason::AddressConflict);
+            }
+        }
+        if let Err(reason) = self.check_caps(index, &contact.addr, None) {
+            return InsertOutcome::Rejected(reason);
+        }
+        let (k, max_failures) = (self.k, self.max_failures);
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return InsertOutcome::Rejected(RejectReason::OwnId);
+        };
+        if let Some(pos) = cached {
+            bucket.replacements.remove(pos);
+        }
+        bucket.touch(now);
+        let entry = Entry::new(contact, now);
+
+        if bucket.entries.len() < k {
+            bucket.entries.push(entry);
+            self.count(&contact.addr);
+            self.len += 1;
+            return InsertOutcome::Inserted;
+        }
+        if let Some(stale) = bucket
+            .entries
+            .iter()
+            .position(|e| e.failures >= max_failures)
+        {
+            let removed = bucket.entries.remove(stale);
+            bucket.entries.push(entry);
+            self.uncount(&removed.contact.addr);
+            self.count(&contact.addr);
+            return InsertOutcome::Inserted;
+        }
+        let candidate = bucket.entries.first().map(|e| e.contact);
+        self.park(index, entry);
+        match candidate {
+            Some(candidate) => InsertOutcome::PendingEviction { candidate },
+            // Unreachable: k >= 1 and the bucket is full. Reported as a cap
+            // rather than a panic.
+            None => InsertOutcome::Rejected(RejectReason::SubnetBucketCap),
+        }
+    }
+
+    /// A request to `id` succeeded: its failure count is reset, it becomes
+    /// the most recently seen entry of its bucket (or the newest entry of
+    /// its replacement cache), and the bucket is touched. Unknown ids are
+    /// ignored.
+    pub fn on_success(&mut self, id: &NodeId, now: Instant) {
+        let Some(bucket) = self.bucket_for_mut(id) else {
+            return;
+        };
+        if let Some(pos) = bucket.position(id) {
+            bucket.mark_seen(pos, now);
+            bucket.touch(now);
+        } else if let Some(pos) = bucket.replacement_position(id) {
+            let mut entry = bucket.replacements.remove(pos);
+            entry.seen(now);
+            bucket.replacements.push(entry);
+            bucket.touch(now);
+        }
+    }
+
+    /// A request to `id` failed. The failure is counted; once a bucket
+    /// entry has `max_failures` consecutive failures it is replaced by the
+    /// most recently seen replacement that the subnet caps allow, if any.
+    /// See [`FailureOutcome`].
+    pub fn on_failure(&mut self, id: &NodeId) -> FailureOutcome {
+        let Some(index) = self.local_id.bucket_index(id) else {
+            return FailureOutcome::Unknown;
+        };
+        let max_failures = self.max_failures;
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return FailureOutcome::Unknown;
+        };
+        if let Some(pos) = bucket.position(id) {
+            let Some(entry) = bucket.entries.get_mut(pos) else {
+                return FailureOutcome::Unknown;
+            };
+            entry.failures = entry.failures.saturating_add(1);
+            let failures = entry.failures;
+            if failures >= max_failures {
+                if let Some(promoted) = self.promote_over(index, Some(id)) {
+                    let removed = self.detach(index, id);
+                    if let Some(removed) = removed {
+                        return FailureOutcome::Replaced {
+                            removed: removed.contact,
+                            promoted,
+                        };
+                    }
+                }
+            }
+            return FailureOutcome::Counted { failures };
+        }
+        if let Some(pos) = bucket.replacement_position(id) {
+            let Some(entry) = bucket.replacements.get_mut(pos) else {
+                return FailureOutcome::Unknown;
+            };
+            entry.failures = entry.failures.saturating_add(1);
+            let failures = entry.failures;
+            if failures >= max_failures {
+                bucket.replacements.remove(pos);
+            }
+            return FailureOutcome::Counted { failures };
+        }
+        FailureOutcome::Unknown
+    }
+
+    /// Finishes a ping-before-evict started by
+    /// [`InsertOutcome::PendingEviction`].
+    ///
+    /// `alive == true`: the candidate answered; it is marked seen (most
+    /// recently seen, failures reset) and the newcomer stays in the
+    /// replacement cache. Returns `None`.
+    ///
+    /// `alive == false`: the candidate is removed (from the bucket and from
+    /// any cache) and, if its bucket now has room, the most recently seen
+    /// replacement the subnet caps allow is promoted and returned. This also
+    /// fills a slot that freed up some other way while the ping was out.
+    pub fn resolve_eviction(
+        &mut self,
+        candidate: &NodeId,
+        alive: bool,
+        now: Instant,
+    ) -> Option<Contact> {
+        let index = self.local_id.bucket_index(candidate)?;
+        if alive {
+            let bucket = self.buckets.get_mut(index)?;
+            if let Some(pos) = bucket.position(candidate) {
+                bucket.mark_seen(pos, now);
+                bucket.touch(now);
+            }
+            return None;
+        }
+        self.detach(index, candidate);
+        if let Some(bucket) = self.buckets.get_mut(index) {
+            if let Some(pos) = bucket.replacement_position(candidate) {
+                bucket.replacements.remove(pos);
+            }
+        }
+        self.fill(index)
+    }
+
+    /// Removes `id` from its bucket (promoting the best allowed replacement
+    /// into the freed slot) or from its replacement cache. Returns the
+    /// removed contact, from wherever it was found.
+    pub fn remove(&mut self, id: &NodeId) -> Option<Contact> {
+        let index = self.local_id.bucket_index(id)?;
+        if let Some(removed) = self.detach(index, id) {
+            let _promoted = self.fill(index);
+            return Some(removed.contact);
+        }
+        let bucket = self.buckets.get_mut(index)?;
+        let pos = bucket.replacement_position(id)?;
+        Some(bucket.replacements.remove(pos).contact)
+    }
+
+    /// The live entry for `id` (replacement caches are not searched).
+    pub fn get(&self, id: &NodeId) -> Option<&Entry> {
+        let index = self.local_id.bucket_index(id)?;
+        self.buckets.get(index)?.get(id)
+    }
+
+    /// Whether `id` is a live entry of the table.
+    pub fn contains(&self, id: &NodeId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The `n` live contacts closest to `target` by XOR distance, closest
+    /// first; `target` itself is included if it is in the table. Returns
+    /// fewer than `n` when the table is smaller.
+    ///
+    /// Visits buckets in the order proven in `closest.rs` and sorts one
+    /// bucket at a time, stopping at `n` contacts, so the cost is that of
+    /// the few buckets needed, not of the whole table.
+    pub fn closest(&self, target: &NodeId, n: usize) -> Vec<Contact> {
+        let mut out = Vec::with_capacity(n.min(self.len));
+        if n == 0 {
+            return out;
+        }
+        let target_key = DistanceKey::of(target);
+        // (distance to target, position in bucket), reused across buckets.
+        let mut scratch: Vec<(DistanceKey, usize)> = Vec::new();
+        for index in bucket_order(self.local_id.distance(target)) {
+            let Some(bucket) = self.buckets.get(index) else {
+                continue;
+            };
+            if bucket.entries.is_empty() {
+                continue;
+            }
+            scratch.clear();
+            scratch.extend(
+                bucket
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, e)| (DistanceKey::of(&e.contact.id).xor(target_key), pos)),
+            );
+            let wanted = n - out.len();
+            if wanted < scratch.len() {
+                scratch.select_nth_unstable(wanted);
+                scratch.truncate(wanted);
+            }
+            scratch.sort_unstable();
+            out.extend(
+                scratch
+                    .iter()
+                    .filter_map(|&(_, pos)| bucket.entries.get(pos).map(|e| e.contact)),
+            );
+            if out.len() >= n {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The buckets to refresh: indices `i` with no touch (lookup or contact
+    /// activity) in the last `idle_for`, including never-touched ones.
+    ///
+    /// Only buckets from the closest non-empty bucket `lo` up to bucket 159
+    /// are considered; an empty table reports nothing. This is the Kademlia
+    /// paper's "refresh every bucket further than the closest neighbour":
+    /// knowing a node at distance about `2^lo` suggests the network is dense
+    /// enough for every larger range to hold nodes, while smaller ranges are
+    /// probably empty and are covered by the lookup of the local id that a
+    /// bootstrap performs anyway. A fresh table holding only a bootstrap
+    /// contact in bucket `b` thus reports `b..=159` once idle (`b+1..=159`
+    /// right after the insert touched `b`): every range at least as large
+    /// as the one the contact was found in.
+    pub fn idle_buckets(&self, now: Instant, idle_for: Duration) -> Vec<usize> {
+        let Some(lo) = self.buckets.iter().position(|b| !b.is_empty()) else {
+            return Vec::new();
+        };
+        self.buckets
+            .iter()
+            .enumerate()
+            .skip(lo)
+            .filter(|(_, b)| match b.last_touched {
+                None => true,
+                Some(t) => now.saturating_duration_since(t) >= idle_for,
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Records that a lookup went through bucket `index`'s range at `now`
+    /// (the refresh clock). Out-of-range indices are ignored.
+    pub fn touch_bucket(&mut self, index: usize, now: Instant) {
+        if let Some(bucket) = self.buckets.get_mut(index) {
+            bucket.touch(now);
+        }
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table has no live entry.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every live entry, bucket 0 first, least recently seen first within a
+    /// bucket.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.buckets.iter().flat_map(|b| b.entries.iter())
+    }
+
+    /// The buckets holding at least one live entry, with their indices.
+    pub fn buckets(&self) -> impl Iterator<Item = (usize, &KBucket)> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !b.entries.is_empty())
+    }
+
+    /// Bucket `index`, empty or not (`None` past 159).
+    pub fn bucket(&self, index: usize) -> Option<&KBucket> {
+        self.buckets.get(index)
+    }
+
+    /// Live entries counted against the subnet caps for `key` (0 for an
+    /// exempt or unknown subnet).
+    pub fn subnet_count(&self, key: &SubnetKey) -> usize {
+        self.subnet_counts.get(key).copied().unwrap_or(0)
+    }
+
+    // ---- internals -------------------------------------------------------
+
+    fn key(&self, addr: &SocketAddr) -> Option<SubnetKey> {
+        capped_key(addr.ip(), self.subnet_caps_on_local)
+    }
+
+    fn count(&mut self, addr: &SocketAddr) {
+        if let Some(key) = self.key(addr) {
+            *self.subnet_counts.entry(key).or_insert(0) += 1;
+        }
+    }
+
+    fn uncount(&mut self, addr: &SocketAddr) {
+        if let Some(key) = self.key(addr) {
+            if let Some(count) = self.subnet_counts.get_mut(&key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.subnet_counts.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn bucket_for_mut(&mut self, id: &NodeId) -> Option<&mut KBucket> {
+        let index = self.local_id.bucket_index(id)?;
+        self.buckets.get_mut(index)
+    }
+
+    /// Whether a live entry at `addr` may join bucket `index`, counting the
+    /// bucket and table as if the live entry `ignoring` were gone.
+    fn check_caps(
+        &self,
+        index: usize,
+        addr: &SocketAddr,
+        ignoring: Option<&NodeId>,
+    ) -> Result<(), RejectReason> {
+        let Some(key) = self.key(addr) else {
+            return Ok(());
+        };
+        let mut in_bucket = 0;
+        let mut ignored_here = false;
+        for e in self.buckets.get(index).map_or(&[][..], |b| &b.entries) {
+            if self.key(&e.contact.addr) != Some(key) {
+                continue;
+            }
+            if Some(&e.contact.id) == ignoring {
+                ignored_here = true;
+            } else {
+                in_bucket += 1;
+            }
+        }
+        if in_bucket >= self.max_per_subnet_bucket {
+            return Err(RejectReason::SubnetBucketCap);
+        }
+        let in_table = self
+            .subnet_count(&key)
+            .saturating_sub(usize::from(ignored_here));
+        if in_table >= self.max_per_subnet_table {
+            return Err(RejectReason::SubnetTableCap);
+        }
+        Ok(())
+    }
+
+    /// The cache position of the most recently seen replacement of bucket
+    /// `index` that the caps allow once `ignoring` has left (ties: the
+    /// newest cached).
+    fn best_replacement(&self, index: usize, ignoring: Option<&NodeId>) -> Option<usize> {
+        let bucket = self.buckets.get(index)?;
+        let mut best: Option<(usize, Instant)> = None;
+        for (pos, e) in bucket.replacements.iter().enumerate() {
+            if best.is_some_and(|(_, seen)| e.last_seen < seen) {
+                continue;
+            }
+            if self.check_caps(index, &e.contact.addr, ignoring).is_ok() {
+                best = Some((pos, e.last_seen));
+            }
+        }
+        best.map(|(pos, _)| pos)
+    }
+
+    /// Moves the best allowed replacement of bucket `index` into the bucket
+    /// (placed by its `last_seen`), as if `ignoring` were already gone; the
+    /// caller removes `ignoring` right after. Returns the promoted contact.
+    fn promote_over(&mut self, index: usize, ignoring: Option<&NodeId>) -> Option<Contact> {
+        let pos = self.best_replacement(index, ignoring)?;
+        let bucket = self.buckets.get_mut(index)?;
+        if pos >= bucket.replacements.len() {
+            return None;
+        }
+        let entry = bucket.replacements.remove(pos);
+        bucket.insert_by_last_seen(entry);
+        self.count(&entry.contact.addr);
+        self.len += 1;
+        Some(entry.contact)
+    }
+
+    /// Promotes the best allowed replacement if bucket `index` has room.
+    fn fill(&mut self, index: usize) -> Option<Contact> {
+        if self.buckets.get(index)?.entries.len() >= self.k {
+            return None;
+        }
+        self.promote_over(index, None)
+    }
+
+    /// Removes the live entry `id` from bucket `index`, keeping counts.
+    fn detach(&mut self, index: usize, id: &NodeId) -> Option<Entry> {
+        let bucket = self.buckets.get_mut(index)?;
+        let pos = bucket.position(id)?;
+        let removed = bucket.entries.remove(pos);
+        self.uncount(&removed.contact.addr);
+        self.len = self.len.saturating_sub(1);
+        Some(removed)
+    }
+
+    /// Parks `entry` in bucket `index`'s replacement cache: at most
+    /// `max_per_subnet_bucket` of one subnet (the oldest of that subnet
+    /// makes way), at most `replacement_cache_size` in all (the oldest makes
+    /// way). The caller has removed any older copy of the same id.
+    fn park(&mut self, index: usize, entry: Entry) {
+        if self.replacement_cache_size == 0 {
+            return;
+        }
+        let key = self.key(&entry.contact.addr);
+        let same_subnet: Vec<usize> = match (key, self.buckets.get(index)) {
+            (Some(key), Some(bucket)) => bucket
+                .replacements
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| self.key(&e.contact.addr) == Some(key))
+                .map(|(pos, _)| pos)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let cache_size = self.replacement_cache_size;
+        let cap = self.max_per_subnet_bucket;
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return;
+        };
+        if same_subnet.len() >= cap {
+            if let Some(&oldest) = same_subnet.first() {
+                bucket.replacements.remove(oldest);
+            }
+        }
+        if bucket.replacements.len() >= cache_size {
+            bucket.replacements.remove(0);
+        }
+        bucket.replacements.push(entry);
+    }
+}

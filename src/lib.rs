@@ -18,6 +18,7 @@
 //! | [`error`] | one error enum per concern |
 //! | [`wire`] | message types, postcard codec, datagram limits |
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
+//! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -26,6 +27,7 @@
 pub mod config;
 pub mod error;
 pub mod id;
+pub mod query;
 pub mod record;
 pub mod wire;
 

@@ -21,6 +21,7 @@
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
 //! | [`store`] | `RecordStore`: TTL'd records and providers, caps, per-IP quotas, expiry index |
 //! | [`routing`] | k-buckets, replacement caches, subnet caps, closest contacts |
+//! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -30,9 +31,10 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod identity;
+pub mod query;
 pub mod record;
-pub mod store;
 pub mod routing;
+pub mod store;
 pub mod wire;
 
 pub use config::Config;

@@ -1,0 +1,20 @@
+//! Iterative lookup state machines: [`ClosestIter`] walks the id space
+//! towards a target, alpha requests at a time, then fans out to the k
+//! closest, and reports the k closest peers that answered.
+//!
+//! This module owns the *decisions* of a lookup (whom to ask next, when the
+//! lookup is done, how deep it went) and nothing else. It never touches a
+//! socket, never reads a clock and never draws randomness: the engine sends
+//! the requests, owns the timers, and tells the iterator when an answer
+//! arrived, when a request became overdue and when it failed.
+
+mod closest;
+
+pub use closest::{ClosestIter, LookupParams, LookupStep, CANDIDATE_FACTOR};
+
+#[cfg(test)]
+mod synth;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_synth;

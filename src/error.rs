@@ -151,3 +151,50 @@ pub enum DecodeError {
     #[error("malformed message: {0}")]
     Malformed(postcard::Error),
 }
+
+/// An operation on a running [`crate::runtime::Dht`] failed.
+#[cfg(feature = "runtime")]
+#[derive(Debug, thiserror::Error)]
+pub enum DhtError {
+    /// The UDP socket could not be bound.
+    #[error("cannot bind UDP socket on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bootstrap host name could not be resolved.
+    #[error("cannot resolve bootstrap address {host:?}: {source}")]
+    Resolve {
+        /// The name as given.
+        host: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No bootstrap address answered and proved its key.
+    #[error("no bootstrap node answered ({tried} addresses tried)")]
+    BootstrapFailed {
+        /// Addresses tried.
+        tried: usize,
+    },
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The record is invalid (too large, bad signature...).
+    #[error("invalid record: {0}")]
+    InvalidRecord(#[from] crate::record::Refusal),
+    /// No node accepted the record.
+    #[error("no node stored the record ({} refused, {failed} did not answer)", refused.len())]
+    NotStored {
+        /// Refusals received, with their reasons.
+        refused: Vec<crate::record::Refusal>,
+        /// Nodes that did not answer.
+        failed: usize,
+    },
+    /// The node has shut down.
+    #[error("the DHT node has shut down")]
+    Shutdown,
+}

@@ -21,6 +21,8 @@
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
 //! | [`store`] | `RecordStore`: TTL'd records and providers, caps, per-IP quotas, expiry index |
 //! | [`routing`] | k-buckets, replacement caches, subnet caps, closest contacts |
+//! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts, key proofs, abuse limits |
+//! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
@@ -31,9 +33,12 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod identity;
+pub mod node;
 pub mod query;
 pub mod record;
 pub mod routing;
+#[cfg(feature = "runtime")]
+pub mod runtime;
 pub mod store;
 pub mod wire;
 

@@ -412,7 +412,7 @@ impl ClosestIter {
                     depth,
                     state: PeerState::NotContacted,
                 });
-                if self.closest_seen.map_or(true, |best| distance < best) {
+                if self.closest_seen.is_none_or(|best| distance < best) {
                     self.closest_seen = Some(distance);
                 }
             }

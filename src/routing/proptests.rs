@@ -226,7 +226,7 @@ fn expected_promotion(
                 in_bucket < config.max_per_subnet_bucket && in_table < config.max_per_subnet_table
             }
         };
-        if allowed && best.map_or(true, |b| r.last_seen >= b.last_seen) {
+        if allowed && best.is_none_or(|b| r.last_seen >= b.last_seen) {
             best = Some(r);
         }
     }

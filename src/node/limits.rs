@@ -1,0 +1,275 @@
+//! Abuse limits of the engine: per-source-IP request rate limits, the
+//! anti-amplification byte budget toward addresses that never completed a
+//! round trip, and the rotating secret behind STORE tokens.
+//!
+//! Everything here is bounded in memory whatever the input: the per-IP table
+//! holds at most `Config::rate_limit_tracked_ips` entries.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::config::Config;
+use crate::id::NodeId;
+use crate::wire::Token;
+
+/// One token bucket: refills at `rate` per second up to `burst`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn full(now: Instant, burst: f64) -> Self {
+        Bucket {
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant, rate: f64, burst: f64) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.last = now;
+    }
+
+    fn take(&mut self, amount: f64) -> bool {
+        if self.tokens >= amount {
+            self.tokens -= amount;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SourceState {
+    requests: Bucket,
+    unverified_bytes: Bucket,
+}
+
+/// Per-source-IP limits: a request rate, and a budget of bytes the node may
+/// send to an address that has not proved it receives our datagrams.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    sources: HashMap<IpAddr, SourceState>,
+    request_rate: f64,
+    request_burst: f64,
+    byte_rate: f64,
+    byte_burst: f64,
+    capacity: usize,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(config: &Config) -> Self {
+        let byte_rate = f64::from(config.unverified_bytes_per_sec);
+        RateLimiter {
+            sources: HashMap::new(),
+            request_rate: f64::from(config.rate_limit_requests_per_sec),
+            request_burst: f64::from(config.rate_limit_burst.max(1)),
+            byte_rate,
+            // One second of budget, but always room for one full datagram.
+            byte_burst: byte_rate.max(crate::wire::MAX_DATAGRAM_SIZE as f64),
+            capacity: config.rate_limit_tracked_ips.max(1),
+        }
+    }
+
+    fn state(&mut self, now: Instant, ip: IpAddr) -> &mut SourceState {
+        if !self.sources.contains_key(&ip) && self.sources.len() >= self.capacity {
+            self.make_room(now);
+        }
+        let (request_burst, byte_burst) = (self.request_burst, self.byte_burst);
+        self.sources.entry(ip).or_insert_with(|| SourceState {
+            requests: Bucket::full(now, request_burst),
+            unverified_bytes: Bucket::full(now, byte_burst),
+        })
+    }
+
+    /// Drops sources whose buckets have refilled (forgetting them loses
+    /// nothing); if none has, drops the one idle longest.
+    fn make_room(&mut self, now: Instant) {
+        let full_after = Duration::from_secs_f64(
+            (self.request_burst / self.request_rate.max(1e-9))
+                .max(self.byte_burst / self.byte_rate.max(1e-9))
+                .min(3600.0),
+        );
+        self.sources
+            .retain(|_, s| now.saturating_duration_since(s.requests.last) < full_after);
+        if self.sources.len() >= self.capacity {
+            if let Some(oldest) = self
+                .sources
+                .iter()
+                .min_by_key(|(_, s)| s.requests.last)
+                .map(|(ip, _)| *ip)
+            {
+                self.sources.remove(&oldest);
+            }
+        }
+    }
+
+    /// Whether a request from `ip` may be served now (takes one token).
+    pub(crate) fn allow_request(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let (rate, burst) = (self.request_rate, self.request_burst);
+        let s = self.state(now, ip);
+        s.requests.refill(now, rate, burst);
+        s.requests.take(1.0)
+    }
+
+    /// Whether `bytes` may be sent to `ip`, which has not completed a round
+    /// trip with us (takes the bytes from its budget).
+    pub(crate) fn allow_unverified_send(&mut self, now: Instant, ip: IpAddr, bytes: usize) -> bool {
+        let (rate, burst) = (self.byte_rate, self.byte_burst);
+        let s = self.state(now, ip);
+        s.unverified_bytes.refill(now, rate, burst);
+        s.unverified_bytes.take(bytes as f64)
+    }
+
+    /// Sources currently tracked.
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
+        self.sources.len()
+    }
+}
+
+/// The rotating secret behind STORE tokens: a token is the first 8 bytes of
+/// `SHA-1(secret || ip)`; tokens made with the current or the previous
+/// secret are accepted, so a token lives between one and two rotations.
+#[derive(Debug)]
+pub(crate) struct TokenSecrets {
+    current: [u8; 16],
+    previous: [u8; 16],
+    next_rotation: Instant,
+    rotation: Duration,
+}
+
+impl TokenSecrets {
+    pub(crate) fn new<R: Rng>(now: Instant, rotation: Duration, rng: &mut R) -> Self {
+        TokenSecrets {
+            current: rng.gen(),
+            previous: rng.gen(),
+            next_rotation: now + rotation,
+            rotation,
+        }
+    }
+
+    fn rotate_if_due<R: Rng>(&mut self, now: Instant, rng: &mut R) {
+        while now >= self.next_rotation {
+            self.previous = self.current;
+            self.current = rng.gen();
+            self.next_rotation += self.rotation.max(Duration::from_millis(1));
+        }
+    }
+
+    fn token_with(secret: &[u8; 16], ip: IpAddr) -> Token {
+        let ip_bytes: Vec<u8> = match ip {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => v6.octets().to_vec(),
+            },
+        };
+        let digest = NodeId::sha1_parts(&[secret, &ip_bytes]);
+        let mut token = [0u8; 8];
+        token.copy_from_slice(&digest.as_bytes()[..8]);
+        token
+    }
+
+    /// The token to hand to `ip` now.
+    pub(crate) fn issue<R: Rng>(&mut self, now: Instant, ip: IpAddr, rng: &mut R) -> Token {
+        self.rotate_if_due(now, rng);
+        Self::token_with(&self.current, ip)
+    }
+
+    /// Whether `token` was issued to `ip` under the current or the previous
+    /// secret.
+    pub(crate) fn check<R: Rng>(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        token: &Token,
+        rng: &mut R,
+    ) -> bool {
+        self.rotate_if_due(now, rng);
+        Self::token_with(&self.current, ip) == *token
+            || Self::token_with(&self.previous, ip) == *token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::net::Ipv4Addr;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
+    }
+
+    #[test]
+    fn rate_limiter_allows_burst_then_refills_at_rate() {
+        let config = Config {
+            rate_limit_requests_per_sec: 10,
+            rate_limit_burst: 5,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert!(rl.allow_request(t0, ip(1)));
+        }
+        assert!(!rl.allow_request(t0, ip(1)));
+        // Another source is unaffected.
+        assert!(rl.allow_request(t0, ip(2)));
+        // 100 ms later, one token is back.
+        let t1 = t0 + Duration::from_millis(100);
+        assert!(rl.allow_request(t1, ip(1)));
+        assert!(!rl.allow_request(t1, ip(1)));
+    }
+
+    #[test]
+    fn rate_limiter_tracks_a_bounded_number_of_sources() {
+        let config = Config {
+            rate_limit_tracked_ips: 8,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        for i in 0..100u8 {
+            rl.allow_request(t0, ip(i));
+            assert!(rl.tracked() <= 8);
+        }
+    }
+
+    #[test]
+    fn unverified_byte_budget_is_enforced() {
+        let config = Config {
+            unverified_bytes_per_sec: 2000,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        assert!(rl.allow_unverified_send(t0, ip(1), 1500));
+        assert!(!rl.allow_unverified_send(t0, ip(1), 1000));
+        assert!(rl.allow_unverified_send(t0 + Duration::from_secs(1), ip(1), 1000));
+    }
+
+    #[test]
+    fn tokens_are_bound_to_ip_and_expire_after_two_rotations() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let t0 = Instant::now();
+        let rot = Duration::from_secs(300);
+        let mut secrets = TokenSecrets::new(t0, rot, &mut rng);
+        let token = secrets.issue(t0, ip(1), &mut rng);
+        assert!(secrets.check(t0, ip(1), &token, &mut rng));
+        assert!(!secrets.check(t0, ip(2), &token, &mut rng));
+        // After one rotation the previous secret still accepts it.
+        assert!(secrets.check(t0 + rot, ip(1), &token, &mut rng));
+        // After two it is stale.
+        assert!(!secrets.check(t0 + rot * 2, ip(1), &token, &mut rng));
+    }
+}

@@ -1,0 +1,639 @@
+//! The sans-IO protocol engine: one DHT node's whole protocol, driven by
+//! explicit time and a seeded RNG.
+//!
+//! This module owns request/response matching, timeouts, the routing-table
+//! admission rules (key proof), serving RPCs, and running queries. It never
+//! touches a socket, never reads the clock and never uses the OS RNG: the
+//! tokio driver (`runtime`) and the simulator (`sim`) feed it.
+//!
+//! # Life cycle
+//!
+//! - **Inputs**: [`Node::handle_datagram`] for every datagram received,
+//!   [`Node::handle_timeout`] when the instant from [`Node::poll_timeout`]
+//!   is reached, and the user commands `start_*`.
+//! - **Outputs**: after any input, drain [`Node::poll_transmit`] (datagrams
+//!   to send) and [`Node::poll_event`] (finished queries), then re-arm the
+//!   timer with [`Node::poll_timeout`].
+//!
+//! ```
+//! use std::time::Instant;
+//! use meshara_dht::{identity::Identity, node::Node, Config};
+//!
+//! let now = Instant::now();
+//! let mut node = Node::new(Identity::from_seed(1), Config::local(), 42, now);
+//! let _query = node.start_bootstrap(now, vec!["127.0.0.1:6881".parse().unwrap()]);
+//! while let Some(t) = node.poll_transmit() {
+//!     // a driver would send t.payload to t.dest here
+//!     assert_eq!(t.dest.port(), 6881);
+//! }
+//! assert!(node.poll_timeout().is_some());
+//! ```
+
+mod limits;
+mod query;
+mod rtt;
+mod serve;
+mod types;
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::Config;
+use crate::id::{Key, NodeId};
+use crate::identity::Identity;
+use crate::record::Record;
+use crate::routing::{InsertOutcome, RoutingTable};
+use crate::store::RecordStore;
+use crate::wire::{self, Body, Contact, Message, Nonce, Request, Response, TxId};
+
+use limits::{RateLimiter, TokenSecrets};
+use query::{Query, QueryKind};
+use rtt::RttEstimator;
+
+pub use types::{Event, NodeStats, QueryId, QueryOutcome, QueryStats, Transmit};
+
+/// How often the engine runs its housekeeping (bucket refresh, republish).
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Most key-proof pings in flight at once; bounds the work an unknown
+/// sender can cause.
+const MAX_PENDING_PROOFS: usize = 64;
+
+/// Most refresh lookups started by one housekeeping round.
+const MAX_REFRESHES_PER_ROUND: usize = 8;
+
+/// Why a request is outstanding.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// A lookup step of a query.
+    Lookup(QueryId),
+    /// A STORE or ADD_PROVIDER of a query's store phase.
+    Store(QueryId),
+    /// A STORE pushing a newer record to a stale holder; nobody waits.
+    Repair,
+    /// A ping asking an unknown contact to prove its key.
+    Proof { nonce: Nonce },
+    /// A ping to a bootstrap address (id unknown until it proves it).
+    BootstrapPing { query: QueryId, nonce: Nonce },
+    /// Ping-before-evict of the least recently seen contact of a bucket.
+    Eviction,
+}
+
+#[derive(Debug)]
+struct Pending {
+    to: SocketAddr,
+    expected: Option<NodeId>,
+    sent_at: Instant,
+    purpose: Purpose,
+    /// Passed its soft deadline; its slot was freed but an answer is still
+    /// taken until the hard deadline.
+    overdue: bool,
+}
+
+/// A record this node published and keeps alive by republishing.
+#[derive(Debug)]
+enum Published {
+    Record(Box<Record>),
+    Provider,
+}
+
+/// One DHT node's protocol state machine. See the module docs for the life
+/// cycle.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    identity: Identity,
+    id: NodeId,
+    rng: StdRng,
+    table: RoutingTable,
+    store: RecordStore,
+    rtt: RttEstimator,
+    limiter: RateLimiter,
+    tokens: TokenSecrets,
+    pending: HashMap<TxId, Pending>,
+    /// Request deadlines: `(when, txid)`; soft first, then hard.
+    deadlines: BTreeSet<(Instant, TxId)>,
+    queries: HashMap<QueryId, Query>,
+    query_deadlines: BTreeSet<(Instant, QueryId)>,
+    next_query_id: u64,
+    /// Ids with a key-proof ping in flight.
+    proving: HashSet<NodeId>,
+    /// Bucket heads with a ping-before-evict in flight.
+    evicting: HashSet<NodeId>,
+    published: HashMap<Key, (Published, Instant)>,
+    next_maintenance: Instant,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: NodeStats,
+}
+
+impl Node {
+    /// A node with `identity`, `config`, an RNG seeded with `seed`, started
+    /// at `now`.
+    pub fn new(identity: Identity, config: Config, seed: u64, now: Instant) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let id = identity.node_id();
+        let tokens = TokenSecrets::new(now, config.token_rotation, &mut rng);
+        Node {
+            table: RoutingTable::new(id, &config),
+            store: RecordStore::new(&config),
+            rtt: RttEstimator::new(
+                config.rpc_timeout_initial,
+                config.rpc_timeout_min,
+                config.rpc_timeout_max,
+                config.k * 8,
+            ),
+            limiter: RateLimiter::new(&config),
+            tokens,
+            pending: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            queries: HashMap::new(),
+            query_deadlines: BTreeSet::new(),
+            next_query_id: 1,
+            proving: HashSet::new(),
+            evicting: HashSet::new(),
+            published: HashMap::new(),
+            next_maintenance: now + MAINTENANCE_INTERVAL,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: NodeStats::default(),
+            config,
+            identity,
+            id,
+            rng,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// This node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The routing table.
+    pub fn routing_table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// The record store.
+    pub fn store(&self) -> &RecordStore {
+        &self.store
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// Queries not yet finished (user and internal).
+    pub fn active_queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// Requests awaiting an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    // ----- outputs -------------------------------------------------------
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let t = self.transmits.pop_front()?;
+        self.stats.datagrams_sent += 1;
+        self.stats.bytes_sent += t.payload.len() as u64;
+        Some(t)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.next_maintenance;
+        if let Some((d, _)) = self.deadlines.first() {
+            t = t.min(*d);
+        }
+        if let Some((d, _)) = self.query_deadlines.first() {
+            t = t.min(*d);
+        }
+        if let Some(d) = self.store.next_expiry() {
+            t = t.min(d);
+        }
+        Some(t)
+    }
+
+    // ----- inputs --------------------------------------------------------
+
+    /// Handles one received datagram. Garbage is counted and dropped; this
+    /// never panics.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += bytes.len() as u64;
+        let msg = match wire::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.decode_errors += 1;
+                tracing::trace!(%from, error = %e, "dropping undecodable datagram");
+                return;
+            }
+        };
+        match msg.body {
+            Body::Request { read_only, request } => {
+                self.handle_request(now, from, msg.txid, msg.sender, read_only, request)
+            }
+            Body::Response(response) => {
+                self.handle_answer(now, from, msg.txid, msg.sender, Ok(response))
+            }
+            Body::Error(code) => self.handle_answer(now, from, msg.txid, msg.sender, Err(code)),
+        }
+    }
+
+    /// Fires every timer due at `now`: request timeouts, query deadlines,
+    /// record expiry and housekeeping.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(when, txid)) = self.deadlines.first() {
+            if when > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.request_deadline(now, txid);
+        }
+        while let Some(&(when, qid)) = self.query_deadlines.first() {
+            if when > now {
+                break;
+            }
+            self.query_deadlines.pop_first();
+            if let Some(q) = self.queries.get_mut(&qid) {
+                q.timed_out = true;
+                q.iter.finish();
+            }
+            self.drive_query(now, qid);
+        }
+        self.store.expire(now);
+        if now >= self.next_maintenance {
+            self.next_maintenance = now + MAINTENANCE_INTERVAL;
+            self.maintenance(now);
+        }
+    }
+
+    // ----- requests out --------------------------------------------------
+
+    fn new_txid(&mut self) -> TxId {
+        loop {
+            let t: TxId = self.rng.gen();
+            if !self.pending.contains_key(&t) {
+                return t;
+            }
+        }
+    }
+
+    /// Encodes and queues `request` to `to`, and tracks it.
+    fn send_request(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        expected: Option<NodeId>,
+        request: Request,
+        purpose: Purpose,
+    ) -> Option<TxId> {
+        let txid = self.new_txid();
+        let msg = Message {
+            txid,
+            sender: self.id,
+            body: Body::Request {
+                read_only: self.config.client_mode,
+                request,
+            },
+        };
+        let payload = match wire::encode(&msg) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "request does not fit a datagram; not sent");
+                return None;
+            }
+        };
+        self.transmits.push_back(Transmit { dest: to, payload });
+        self.pending.insert(
+            txid,
+            Pending {
+                to,
+                expected,
+                sent_at: now,
+                purpose,
+                overdue: false,
+            },
+        );
+        self.deadlines.insert((now + self.rtt.timeout(&to), txid));
+        Some(txid)
+    }
+
+    fn send_response(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        requester: NodeId,
+        txid: TxId,
+        body: Body,
+    ) {
+        let msg = Message {
+            txid,
+            sender: self.id,
+            body,
+        };
+        let payload = match wire::encode(&msg) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "response does not fit a datagram; not sent");
+                return;
+            }
+        };
+        // Anti-amplification: an address that never completed a round trip
+        // with us (it may be a spoofed victim) gets a bounded byte budget.
+        if !self.is_verified(&requester, &to)
+            && !self
+                .limiter
+                .allow_unverified_send(now, to.ip(), payload.len())
+        {
+            self.stats.responses_throttled += 1;
+            return;
+        }
+        self.transmits.push_back(Transmit { dest: to, payload });
+    }
+
+    /// Whether `id` at `addr` is a contact of our table (it answered us
+    /// from that address, so the address is not spoofed).
+    fn is_verified(&self, id: &NodeId, addr: &SocketAddr) -> bool {
+        self.table.get(id).is_some_and(|e| e.contact.addr == *addr)
+    }
+
+    /// A soft or hard request deadline fired.
+    fn request_deadline(&mut self, now: Instant, txid: TxId) {
+        let Some(p) = self.pending.get_mut(&txid) else {
+            return;
+        };
+        if let (Purpose::Lookup(qid), false) = (p.purpose, p.overdue) {
+            // Soft deadline of a lookup request: free its slot, keep
+            // listening for a late answer.
+            p.overdue = true;
+            let hard = now + self.config.rpc_late_window;
+            let peer = p.expected;
+            self.deadlines.insert((hard, txid));
+            if let (Some(q), Some(peer)) = (self.queries.get_mut(&qid), peer) {
+                q.iter.on_overdue(&peer);
+            }
+            self.drive_query(now, qid);
+            return;
+        }
+        let Some(p) = self.pending.remove(&txid) else {
+            return;
+        };
+        self.stats.requests_timed_out += 1;
+        self.request_failed(now, p);
+    }
+
+    /// An outstanding request failed (timeout or error answer).
+    fn request_failed(&mut self, now: Instant, p: Pending) {
+        if let Some(id) = p.expected {
+            let _ = self.table.on_failure(&id);
+        }
+        match p.purpose {
+            Purpose::Lookup(qid) => {
+                if let (Some(q), Some(peer)) = (self.queries.get_mut(&qid), p.expected) {
+                    q.iter.on_failure(&peer);
+                }
+                self.drive_query(now, qid);
+            }
+            Purpose::Store(qid) => {
+                if let Some(q) = self.queries.get_mut(&qid) {
+                    q.store_failed();
+                }
+                self.drive_query(now, qid);
+            }
+            Purpose::Proof { .. } => {
+                if let Some(id) = p.expected {
+                    self.proving.remove(&id);
+                }
+            }
+            Purpose::BootstrapPing { query, .. } => {
+                if let Some(q) = self.queries.get_mut(&query) {
+                    q.bootstrap_ping_done(false);
+                }
+                self.drive_query(now, query);
+            }
+            Purpose::Eviction => {
+                if let Some(id) = p.expected {
+                    self.evicting.remove(&id);
+                    let _ = self.table.resolve_eviction(&id, false, now);
+                }
+            }
+            Purpose::Repair => {}
+        }
+    }
+
+    // ----- answers in ----------------------------------------------------
+
+    fn handle_answer(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        txid: TxId,
+        sender: NodeId,
+        answer: Result<Response, wire::ErrorCode>,
+    ) {
+        let matches = self.pending.get(&txid).is_some_and(|p| {
+            p.to == from && p.expected.is_none_or(|e| e == sender) && sender != self.id
+        });
+        if !matches {
+            self.stats.responses_unsolicited += 1;
+            return;
+        }
+        let Some(p) = self.pending.remove(&txid) else {
+            return;
+        };
+        self.rtt
+            .sample(from, now.saturating_duration_since(p.sent_at));
+        let contact = Contact {
+            id: sender,
+            addr: from,
+        };
+        // Any answer proves liveness; a contact not yet in the table must
+        // prove its key before it enters.
+        if self.table.contains(&sender) {
+            self.table.on_success(&sender, now);
+        } else if !matches!(
+            p.purpose,
+            Purpose::Proof { .. } | Purpose::BootstrapPing { .. }
+        ) {
+            self.start_proof(now, contact);
+        }
+        let answer = match answer {
+            Ok(r) => r,
+            Err(code) => {
+                tracing::debug!(%from, ?code, "error answer");
+                match p.purpose {
+                    Purpose::Store(qid) => {
+                        if let Some(q) = self.queries.get_mut(&qid) {
+                            q.store_answered(Err(code));
+                        }
+                        self.drive_query(now, qid);
+                    }
+                    _ => self.request_failed(now, p),
+                }
+                return;
+            }
+        };
+        match p.purpose {
+            Purpose::Lookup(qid) => self.lookup_answer(now, qid, contact, answer),
+            Purpose::Store(qid) => {
+                if let Some(q) = self.queries.get_mut(&qid) {
+                    q.store_answered(Ok(()));
+                }
+                self.drive_query(now, qid);
+            }
+            Purpose::Repair => {}
+            Purpose::Proof { nonce } => {
+                self.proving.remove(&sender);
+                self.proof_answer(now, contact, &nonce, &answer);
+            }
+            Purpose::BootstrapPing { query, nonce } => {
+                let ok = self.proof_answer(now, contact, &nonce, &answer);
+                if let Some(q) = self.queries.get_mut(&query) {
+                    q.bootstrap_ping_done(ok);
+                }
+                self.drive_query(now, query);
+            }
+            Purpose::Eviction => {
+                self.evicting.remove(&sender);
+                let _ = self.table.resolve_eviction(&sender, true, now);
+            }
+        }
+    }
+
+    /// Asks `contact` to prove its key, unless that is already under way.
+    fn start_proof(&mut self, now: Instant, contact: Contact) {
+        if self.proving.len() >= MAX_PENDING_PROOFS || !self.proving.insert(contact.id) {
+            return;
+        }
+        let nonce: Nonce = self.rng.gen();
+        if self
+            .send_request(
+                now,
+                contact.addr,
+                Some(contact.id),
+                Request::Ping {
+                    challenge: Some(nonce),
+                },
+                Purpose::Proof { nonce },
+            )
+            .is_none()
+        {
+            self.proving.remove(&contact.id);
+        }
+    }
+
+    /// Checks a key proof in a Pong and, if it holds, offers the contact to
+    /// the routing table. Returns whether the proof held.
+    fn proof_answer(
+        &mut self,
+        now: Instant,
+        contact: Contact,
+        nonce: &Nonce,
+        answer: &Response,
+    ) -> bool {
+        let Response::Pong {
+            proof: Some(proof), ..
+        } = answer
+        else {
+            self.stats.key_proofs_failed += 1;
+            return false;
+        };
+        if !crate::identity::verify_key_proof(&contact.id, nonce, proof) {
+            self.stats.key_proofs_failed += 1;
+            return false;
+        }
+        self.stats.key_proofs_verified += 1;
+        self.offer_contact(now, contact);
+        true
+    }
+
+    /// Offers a proven contact to the table, running ping-before-evict when
+    /// its bucket is full.
+    fn offer_contact(&mut self, now: Instant, contact: Contact) {
+        match self.table.insert(contact, now) {
+            InsertOutcome::PendingEviction { candidate } => {
+                if !self.evicting.insert(candidate.id) {
+                    return;
+                }
+                let _ = self.send_request(
+                    now,
+                    candidate.addr,
+                    Some(candidate.id),
+                    Request::Ping { challenge: None },
+                    Purpose::Eviction,
+                );
+            }
+            InsertOutcome::Rejected(reason) => {
+                tracing::trace!(id = %contact.id, ?reason, "contact not admitted");
+            }
+            InsertOutcome::Inserted | InsertOutcome::Updated => {}
+        }
+    }
+
+    // ----- housekeeping --------------------------------------------------
+
+    fn maintenance(&mut self, now: Instant) {
+        if !self.table.is_empty() {
+            let idle = self
+                .table
+                .idle_buckets(now, self.config.bucket_refresh_interval);
+            for index in idle.into_iter().take(MAX_REFRESHES_PER_ROUND) {
+                self.table.touch_bucket(index, now);
+                if let Some(target) = self.id.random_in_bucket(index, &mut self.rng) {
+                    self.start_query(now, target, QueryKind::refresh(None), false);
+                }
+            }
+        }
+        let due: Vec<Key> = self
+            .published
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some((what, at)) = self.published.get_mut(&key) else {
+                continue;
+            };
+            *at = now + self.config.republish_interval;
+            let kind = match what {
+                Published::Record(r) => QueryKind::put((**r).clone()),
+                Published::Provider => QueryKind::add_provider(key),
+            };
+            self.start_query(now, key, kind, false);
+        }
+    }
+
+    /// Stops republishing `key` (the record then expires from the DHT after
+    /// its TTL).
+    pub fn stop_publishing(&mut self, key: &Key) -> bool {
+        self.published.remove(key).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+//! Serving the RPCs other nodes send: PING, FIND_NODE, FIND_VALUE, STORE,
+//! ADD_PROVIDER, GET_PROVIDERS. Every request passes the per-source rate
+//! limit first; every answer passes the anti-amplification budget.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::Node;
+use crate::id::NodeId;
+use crate::wire::{
+    self, Body, Contact, ErrorCode, Message, Request, Response, TxId, MAX_CONTACTS,
+    MAX_DATAGRAM_SIZE,
+};
+
+impl Node {
+    pub(super) fn handle_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        txid: TxId,
+        sender: NodeId,
+        read_only: bool,
+        request: Request,
+    ) {
+        // A client-mode node answers nothing, and nobody talks as us.
+        if self.config.client_mode || sender == self.id {
+            return;
+        }
+        if !self.limiter.allow_request(now, from.ip()) {
+            self.stats.requests_rate_limited += 1;
+            return;
+        }
+        self.stats.requests_served += 1;
+        let body = match request {
+            Request::Ping { challenge } => Body::Response(Response::Pong {
+                your_addr: from,
+                proof: challenge.map(|n| self.identity.key_proof(&n)),
+            }),
+            Request::FindNode { target } => Body::Response(Response::Nodes {
+                token: self.tokens.issue(now, from.ip(), &mut self.rng),
+                nodes: self.closest_for(&target, &sender),
+            }),
+            Request::FindValue { key } => {
+                let token = self.tokens.issue(now, from.ip(), &mut self.rng);
+                match self.store.get(now, &key) {
+                    Some(record) => Body::Response(Response::Value {
+                        token,
+                        record: record.clone(),
+                    }),
+                    None => Body::Response(Response::Nodes {
+                        token,
+                        nodes: self.closest_for(&key, &sender),
+                    }),
+                }
+            }
+            Request::Store { token, record } => {
+                if !self.tokens.check(now, from.ip(), &token, &mut self.rng) {
+                    self.stats.stores_refused += 1;
+                    Body::Error(ErrorCode::InvalidToken)
+                } else {
+                    match self.store.put(now, from.ip(), record) {
+                        Ok(_) => {
+                            self.stats.stores_accepted += 1;
+                            Body::Response(Response::Stored)
+                        }
+                        Err(refusal) => {
+                            self.stats.stores_refused += 1;
+                            Body::Error(ErrorCode::Refused(refusal))
+                        }
+                    }
+                }
+            }
+            Request::AddProvider { token, key } => {
+                if !self.tokens.check(now, from.ip(), &token, &mut self.rng) {
+                    self.stats.stores_refused += 1;
+                    Body::Error(ErrorCode::InvalidToken)
+                } else {
+                    let provider = Contact {
+                        id: sender,
+                        addr: from,
+                    };
+                    match self.store.add_provider(now, key, provider) {
+                        Ok(_) => {
+                            self.stats.stores_accepted += 1;
+                            Body::Response(Response::Stored)
+                        }
+                        Err(refusal) => {
+                            self.stats.stores_refused += 1;
+                            Body::Error(ErrorCode::Refused(refusal))
+                        }
+                    }
+                }
+            }
+            Request::GetProviders { key } => {
+                let token = self.tokens.issue(now, from.ip(), &mut self.rng);
+                let providers = self.store.providers(now, &key);
+                let nodes = self.closest_for(&key, &sender);
+                self.fit_providers(txid, token, providers, nodes)
+            }
+        };
+        self.send_response(now, from, sender, txid, body);
+        // A node that talks to us may belong in our table: ask it to prove
+        // its key (read-only clients never enter).
+        if !read_only && !self.table.contains(&sender) {
+            self.start_proof(
+                now,
+                Contact {
+                    id: sender,
+                    addr: from,
+                },
+            );
+        }
+    }
+
+    /// The contacts closest to `target` for an answer, without the requester
+    /// itself.
+    fn closest_for(&self, target: &NodeId, requester: &NodeId) -> Vec<Contact> {
+        let n = self.config.k.min(MAX_CONTACTS);
+        let mut nodes = self.table.closest(target, n + 1);
+        nodes.retain(|c| c.id != *requester);
+        nodes.truncate(n);
+        nodes
+    }
+
+    /// A `Providers` answer trimmed to fit one datagram: providers first,
+    /// then as many closer nodes as still fit.
+    fn fit_providers(
+        &self,
+        txid: TxId,
+        token: wire::Token,
+        mut providers: Vec<Contact>,
+        mut nodes: Vec<Contact>,
+    ) -> Body {
+        providers.truncate(wire::MAX_PROVIDERS);
+        loop {
+            let msg = Message {
+                txid,
+                sender: self.id,
+                body: Body::Response(Response::Providers {
+                    token,
+                    providers: providers.clone(),
+                    nodes: nodes.clone(),
+                }),
+            };
+            let fits = wire::encode(&msg).is_ok_and(|b| b.len() <= MAX_DATAGRAM_SIZE);
+            if fits || (nodes.is_empty() && providers.is_empty()) {
+                return msg.body;
+            }
+            if nodes.pop().is_none() {
+                providers.pop();
+            }
+        }
+    }
+}

@@ -1,0 +1,629 @@
+//! Engine tests: several engines wired together by hand through the sans-IO
+//! interface (no sockets), on virtual time, with a step limit so a hung
+//! protocol fails instead of hanging.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::record::{ImmutableRecord, Refusal, SignedRecord};
+use crate::wire::ErrorCode;
+
+/// A zero-latency network of engines; time advances only when no datagram
+/// is in flight, to the earliest timer.
+struct Net {
+    nodes: Vec<Node>,
+    addrs: Vec<SocketAddr>,
+    online: Vec<bool>,
+    now: Instant,
+    queue: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    events: Vec<(usize, Event)>,
+    steps: usize,
+}
+
+const STEP_LIMIT: usize = 200_000;
+
+impl Net {
+    fn new(n: usize, config: Config) -> Self {
+        let now = Instant::now();
+        let nodes = (0..n)
+            .map(|i| {
+                Node::new(
+                    Identity::from_seed(i as u64 + 1),
+                    config.clone(),
+                    i as u64,
+                    now,
+                )
+            })
+            .collect();
+        let addrs = (0..n)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 10_000 + i as u16)))
+            .collect();
+        Net {
+            nodes,
+            addrs,
+            online: vec![true; n],
+            now,
+            queue: VecDeque::new(),
+            events: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// A network where nodes 1.. bootstrapped from node 0.
+    fn bootstrapped(n: usize) -> Self {
+        let mut net = Net::new(n, Config::local());
+        for i in 1..n {
+            let boot = net.addrs[0];
+            let now = net.now;
+            let q = net.nodes[i].start_bootstrap(now, vec![boot]);
+            net.wait(i, q);
+        }
+        net
+    }
+
+    fn index_of(&self, addr: &SocketAddr) -> Option<usize> {
+        self.addrs.iter().position(|a| a == addr)
+    }
+
+    fn collect(&mut self, i: usize) {
+        while let Some(t) = self.nodes[i].poll_transmit() {
+            self.queue.push_back((self.addrs[i], t.dest, t.payload));
+        }
+        while let Some(e) = self.nodes[i].poll_event() {
+            self.events.push((i, e));
+        }
+    }
+
+    /// One step: deliver a datagram, or advance time to the next timer.
+    fn step(&mut self) {
+        self.steps += 1;
+        assert!(self.steps < STEP_LIMIT, "step limit reached: protocol hung");
+        for i in 0..self.nodes.len() {
+            self.collect(i);
+        }
+        if let Some((from, to, bytes)) = self.queue.pop_front() {
+            if let Some(j) = self.index_of(&to) {
+                if self.online[j] {
+                    self.nodes[j].handle_datagram(self.now, from, &bytes);
+                    self.collect(j);
+                }
+            }
+            return;
+        }
+        let next = (0..self.nodes.len())
+            .filter(|&i| self.online[i])
+            .filter_map(|i| self.nodes[i].poll_timeout())
+            .min()
+            .expect("some node has a timer");
+        self.now = self.now.max(next);
+        for i in 0..self.nodes.len() {
+            if self.online[i] && self.nodes[i].poll_timeout().is_some_and(|t| t <= self.now) {
+                self.nodes[i].handle_timeout(self.now);
+                self.collect(i);
+            }
+        }
+    }
+
+    /// Runs until node `i` reports query `q` finished.
+    fn wait(&mut self, i: usize, q: QueryId) -> (QueryOutcome, QueryStats) {
+        loop {
+            if let Some(pos) = self
+                .events
+                .iter()
+                .position(|(n, Event::QueryFinished { id, .. })| *n == i && *id == q)
+            {
+                let (_, Event::QueryFinished { outcome, stats, .. }) = self.events.remove(pos);
+                return (outcome, stats);
+            }
+            self.step();
+        }
+    }
+
+    /// Runs until nothing is in flight (timers aside).
+    fn settle(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.collect(i);
+        }
+        while !self.queue.is_empty() {
+            self.step();
+        }
+    }
+
+    /// Sends a raw datagram to node `to` from `from` and returns the
+    /// decoded answers sent back to `from`.
+    fn raw(&mut self, from: SocketAddr, to: usize, bytes: &[u8]) -> Vec<Message> {
+        self.nodes[to].handle_datagram(self.now, from, bytes);
+        let mut out = Vec::new();
+        while let Some(t) = self.nodes[to].poll_transmit() {
+            if t.dest == from {
+                out.push(wire::decode(&t.payload).expect("engine sends valid datagrams"));
+            } else {
+                self.queue.push_back((self.addrs[to], t.dest, t.payload));
+            }
+        }
+        out
+    }
+}
+
+fn request(sender: NodeId, txid: u64, request: Request) -> Vec<u8> {
+    wire::encode(&Message {
+        txid,
+        sender,
+        body: Body::Request {
+            read_only: true,
+            request,
+        },
+    })
+    .unwrap()
+}
+
+fn outsider() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 2], 9999))
+}
+
+#[test]
+fn bootstrap_populates_both_tables() {
+    let mut net = Net::new(2, Config::local());
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    let (outcome, _) = net.wait(1, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Bootstrap {
+            reached: 1,
+            table_size: 1
+        }
+    );
+    net.settle();
+    // The bootstrap node learned of the newcomer through a key proof.
+    assert!(net.nodes[0].routing_table().contains(&net.nodes[1].id()));
+    assert!(net.nodes[1].routing_table().contains(&net.nodes[0].id()));
+    assert!(net.nodes[0].stats().key_proofs_verified >= 1);
+}
+
+#[test]
+fn bootstrap_fills_tables_across_twenty_nodes() {
+    let mut net = Net::bootstrapped(20);
+    net.settle();
+    for (i, node) in net.nodes.iter().enumerate() {
+        assert!(
+            node.routing_table().len() >= 10,
+            "node {i} knows only {} contacts",
+            node.routing_table().len()
+        );
+    }
+}
+
+#[test]
+fn bootstrap_with_unreachable_address_reports_zero_reached() {
+    let mut net = Net::new(2, Config::local());
+    net.online[0] = false;
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    let (outcome, _) = net.wait(1, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Bootstrap {
+            reached: 0,
+            table_size: 0
+        }
+    );
+}
+
+#[test]
+fn find_node_returns_the_exact_closest_nodes() {
+    let mut net = Net::bootstrapped(30);
+    net.settle();
+    let target = NodeId::sha1(b"somewhere");
+    let q = net.nodes[7].start_find_node(net.now, target);
+    let (outcome, stats) = net.wait(7, q);
+    let QueryOutcome::FindNode { closest } = outcome else {
+        panic!("wrong outcome");
+    };
+    let mut all: Vec<NodeId> = net
+        .nodes
+        .iter()
+        .map(|n| n.id())
+        .filter(|id| *id != net.nodes[7].id())
+        .collect();
+    all.sort_by_key(|id| id.distance(&target));
+    let found: Vec<NodeId> = closest.iter().map(|c| c.id).collect();
+    assert_eq!(found, all[..20].to_vec());
+    assert!(stats.hops >= 1 && stats.hops <= 4, "hops {}", stats.hops);
+}
+
+#[test]
+fn immutable_put_then_get_from_another_node() {
+    let mut net = Net::bootstrapped(12);
+    net.settle();
+    let record = Record::Immutable(ImmutableRecord::new(&b"hello dht"[..]).unwrap());
+    let key = record.key();
+    let q = net.nodes[3].start_put(net.now, record.clone()).unwrap();
+    let (outcome, _) = net.wait(3, q);
+    let QueryOutcome::Put {
+        stored, refused, ..
+    } = outcome
+    else {
+        panic!("wrong outcome");
+    };
+    assert!(stored >= 11, "stored on {stored}");
+    assert!(refused.is_empty());
+    let q = net.nodes[9].start_get_immutable(net.now, key);
+    let (outcome, _) = net.wait(9, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Get {
+            record: Some(record),
+            repaired: 0
+        }
+    );
+}
+
+#[test]
+fn mutable_get_returns_highest_sequence_and_repairs_stale_holder() {
+    let mut net = Net::bootstrapped(10);
+    net.settle();
+    let writer = Identity::from_seed(1000);
+    let v1 =
+        Record::Mutable(SignedRecord::sign_ed25519(writer.signing_key(), "", 1, "v1").unwrap());
+    let v2 =
+        Record::Mutable(SignedRecord::sign_ed25519(writer.signing_key(), "", 2, "v2").unwrap());
+    let key = v1.key();
+    let q = net.nodes[1].start_put(net.now, v1).unwrap();
+    net.wait(1, q);
+    // Node 5 misses the second version.
+    net.online[5] = false;
+    let q = net.nodes[2].start_put(net.now, v2.clone()).unwrap();
+    net.wait(2, q);
+    net.online[5] = true;
+    assert_eq!(
+        net.nodes[5].store().get(net.now, &key).map(Record::seq),
+        Some(1)
+    );
+    let q = net.nodes[8].start_get_mutable(net.now, key);
+    let (outcome, _) = net.wait(8, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Get {
+            record: Some(v2),
+            repaired: 1
+        }
+    );
+    net.settle();
+    assert_eq!(
+        net.nodes[5].store().get(net.now, &key).map(Record::seq),
+        Some(2)
+    );
+}
+
+#[test]
+fn store_refuses_lower_sequence_with_reason() {
+    let mut net = Net::bootstrapped(6);
+    net.settle();
+    let writer = Identity::from_seed(77);
+    let v2 =
+        Record::Mutable(SignedRecord::sign_ed25519(writer.signing_key(), "", 2, "new").unwrap());
+    let v1 =
+        Record::Mutable(SignedRecord::sign_ed25519(writer.signing_key(), "", 1, "old").unwrap());
+    let q = net.nodes[1].start_put(net.now, v2).unwrap();
+    net.wait(1, q);
+    let q = net.nodes[2].start_put(net.now, v1).unwrap();
+    let (outcome, _) = net.wait(2, q);
+    let QueryOutcome::Put {
+        stored, refused, ..
+    } = outcome
+    else {
+        panic!("wrong outcome");
+    };
+    assert_eq!(stored, 0);
+    assert!(!refused.is_empty());
+    assert!(refused
+        .iter()
+        .all(|r| *r == Refusal::SequenceNotNewer { stored: 2 }));
+}
+
+#[test]
+fn start_put_refuses_forged_record() {
+    let mut net = Net::new(1, Config::local());
+    let writer = Identity::from_seed(5);
+    let SignedRecord { .. } = SignedRecord::sign_ed25519(writer.signing_key(), "", 1, "x").unwrap();
+    let mut forged = SignedRecord::sign_ed25519(writer.signing_key(), "", 1, "x").unwrap();
+    forged.value = bytes::Bytes::from_static(b"y");
+    assert_eq!(
+        net.nodes[0].start_put(net.now, Record::Mutable(forged)),
+        Err(Refusal::BadSignature)
+    );
+}
+
+#[test]
+fn store_without_valid_token_is_refused() {
+    let mut net = Net::new(1, Config::local());
+    let record = Record::Immutable(ImmutableRecord::new(&b"v"[..]).unwrap());
+    let sender = NodeId::sha1(b"outsider");
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(
+            sender,
+            1,
+            Request::Store {
+                token: [0; 8],
+                record: record.clone(),
+            },
+        ),
+    );
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].body, Body::Error(ErrorCode::InvalidToken));
+    // A token obtained by the same address works.
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(sender, 2, Request::FindNode { target: sender }),
+    );
+    let Body::Response(Response::Nodes { token, .. }) = answers[0].body else {
+        panic!("expected nodes");
+    };
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(sender, 3, Request::Store { token, record }),
+    );
+    assert_eq!(answers[0].body, Body::Response(Response::Stored));
+    // The same token from another IP is refused.
+    let other = SocketAddr::from(([127, 0, 0, 3], 9999));
+    let rec = Record::Immutable(ImmutableRecord::new(&b"w"[..]).unwrap());
+    let answers = net.raw(
+        other,
+        0,
+        &request(sender, 4, Request::Store { token, record: rec }),
+    );
+    assert_eq!(answers[0].body, Body::Error(ErrorCode::InvalidToken));
+}
+
+#[test]
+fn stale_token_is_refused_after_two_rotations() {
+    let mut net = Net::new(1, Config::local());
+    let sender = NodeId::sha1(b"outsider");
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(sender, 1, Request::FindNode { target: sender }),
+    );
+    let Body::Response(Response::Nodes { token, .. }) = answers[0].body else {
+        panic!("expected nodes");
+    };
+    net.now += Config::local().token_rotation * 2;
+    let record = Record::Immutable(ImmutableRecord::new(&b"v"[..]).unwrap());
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(sender, 2, Request::Store { token, record }),
+    );
+    assert_eq!(answers[0].body, Body::Error(ErrorCode::InvalidToken));
+}
+
+#[test]
+fn garbage_is_counted_and_the_node_keeps_serving() {
+    let mut net = Net::new(1, Config::local());
+    for junk in [
+        &b""[..],
+        &b"\x01"[..],
+        &b"\x07garbage"[..],
+        &[0xff; 1500][..],
+    ] {
+        assert!(net.raw(outsider(), 0, junk).is_empty());
+    }
+    assert_eq!(net.nodes[0].stats().decode_errors, 4);
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(NodeId::sha1(b"x"), 9, Request::Ping { challenge: None }),
+    );
+    assert!(matches!(
+        answers[0].body,
+        Body::Response(Response::Pong { your_addr, proof: None }) if your_addr == outsider()
+    ));
+}
+
+#[test]
+fn unsolicited_response_is_dropped() {
+    let mut net = Net::new(1, Config::local());
+    let bytes = wire::encode(&Message {
+        txid: 12345,
+        sender: NodeId::sha1(b"x"),
+        body: Body::Response(Response::Stored),
+    })
+    .unwrap();
+    assert!(net.raw(outsider(), 0, &bytes).is_empty());
+    assert_eq!(net.nodes[0].stats().responses_unsolicited, 1);
+}
+
+#[test]
+fn response_from_wrong_address_is_dropped() {
+    let mut net = Net::new(2, Config::local());
+    let boot = net.addrs[0];
+    let _q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    let t = net.nodes[1].poll_transmit().unwrap();
+    let msg = wire::decode(&t.payload).unwrap();
+    // Answer from another address with the right transaction id.
+    let forged = wire::encode(&Message {
+        txid: msg.txid,
+        sender: net.nodes[0].id(),
+        body: Body::Response(Response::Pong {
+            your_addr: net.addrs[1],
+            proof: None,
+        }),
+    })
+    .unwrap();
+    net.nodes[1].handle_datagram(net.now, outsider(), &forged);
+    assert_eq!(net.nodes[1].stats().responses_unsolicited, 1);
+    assert_eq!(net.nodes[1].pending_requests(), 1);
+}
+
+#[test]
+fn requests_over_the_rate_limit_are_dropped() {
+    let config = Config {
+        rate_limit_burst: 10,
+        rate_limit_requests_per_sec: 1,
+        ..Config::local()
+    };
+    let mut net = Net::new(1, config);
+    let mut answered = 0;
+    for txid in 0..50 {
+        answered += net
+            .raw(
+                outsider(),
+                0,
+                &request(NodeId::sha1(b"x"), txid, Request::Ping { challenge: None }),
+            )
+            .len();
+    }
+    assert_eq!(answered, 10);
+    assert_eq!(net.nodes[0].stats().requests_rate_limited, 40);
+}
+
+#[test]
+fn unverified_address_gets_bounded_bytes() {
+    let config = Config {
+        unverified_bytes_per_sec: 1,
+        ..Config::local()
+    };
+    let mut net = Net::bootstrapped(2);
+    net.nodes[0] = Node::new(Identity::from_seed(1), config, 0, net.now);
+    let req = request(
+        NodeId::sha1(b"x"),
+        1,
+        Request::FindNode {
+            target: NodeId::ZERO,
+        },
+    );
+    let mut sent = 0usize;
+    for _ in 0..100 {
+        for m in net.raw(outsider(), 0, &req) {
+            sent += wire::encode(&m).unwrap().len();
+        }
+    }
+    // One datagram's worth of burst, then nothing.
+    assert!(sent <= wire::MAX_DATAGRAM_SIZE, "sent {sent} bytes");
+    let throttled = net.nodes[0].stats().responses_throttled;
+    assert!(throttled >= 50, "throttled {throttled}");
+    assert_eq!(net.nodes[0].stats().requests_served, 100);
+}
+
+#[test]
+fn record_expires_after_ttl_once_publisher_stops() {
+    let mut net = Net::bootstrapped(5);
+    net.settle();
+    let record = Record::Immutable(ImmutableRecord::new(&b"short-lived"[..]).unwrap());
+    let key = record.key();
+    let q = net.nodes[1].start_put(net.now, record).unwrap();
+    net.wait(1, q);
+    assert!(net.nodes[1].stop_publishing(&key));
+    let ttl = Config::local().record_ttl;
+    let end = net.now + ttl + Duration::from_secs(120);
+    while net.now < end {
+        net.step();
+    }
+    for node in &net.nodes {
+        assert!(node.store().get(net.now, &key).is_none());
+        assert_eq!(node.store().len(), 0);
+    }
+}
+
+#[test]
+fn publisher_republishes_before_ttl() {
+    let mut net = Net::bootstrapped(5);
+    net.settle();
+    let record = Record::Immutable(ImmutableRecord::new(&b"kept alive"[..]).unwrap());
+    let key = record.key();
+    let q = net.nodes[1].start_put(net.now, record).unwrap();
+    net.wait(1, q);
+    let end = net.now + Config::local().record_ttl * 2;
+    while net.now < end {
+        net.step();
+    }
+    let holders = net
+        .nodes
+        .iter()
+        .filter(|n| n.store().get(net.now, &key).is_some())
+        .count();
+    assert_eq!(holders, 5);
+}
+
+#[test]
+fn lookup_survives_offline_nodes() {
+    let mut net = Net::bootstrapped(25);
+    net.settle();
+    for i in [3, 5, 11, 17] {
+        net.online[i] = false;
+    }
+    let target = NodeId::sha1(b"t");
+    let q = net.nodes[0].start_find_node(net.now, target);
+    let (outcome, _) = net.wait(0, q);
+    let QueryOutcome::FindNode { closest } = outcome else {
+        panic!("wrong outcome");
+    };
+    let mut all: Vec<usize> = (1..25).collect();
+    all.sort_by_key(|i| net.nodes[*i].id().distance(&target));
+    let live: Vec<NodeId> = all
+        .iter()
+        .filter(|i| net.online[**i])
+        .map(|i| net.nodes[*i].id())
+        .collect();
+    let live_in_true_k = all[..20].iter().filter(|i| net.online[**i]).count();
+    let found: Vec<NodeId> = closest.iter().map(|c| c.id).collect();
+    // Every live node among the true k closest is found, in order, and no
+    // offline node is reported.
+    assert!(found.len() >= live_in_true_k);
+    assert_eq!(found, live[..found.len()].to_vec());
+}
+
+#[test]
+fn providers_are_announced_and_found() {
+    let mut net = Net::bootstrapped(10);
+    net.settle();
+    let key = NodeId::sha1(b"some content");
+    let q = net.nodes[4].start_add_provider(net.now, key);
+    let (outcome, _) = net.wait(4, q);
+    assert!(matches!(outcome, QueryOutcome::Put { stored, .. } if stored >= 9));
+    let q = net.nodes[6].start_get_providers(net.now, key);
+    let (outcome, _) = net.wait(6, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Providers {
+            providers: vec![Contact {
+                id: net.nodes[4].id(),
+                addr: net.addrs[4]
+            }]
+        }
+    );
+}
+
+#[test]
+fn client_mode_node_never_enters_tables() {
+    let mut net = Net::new(3, Config::local());
+    net.nodes[2] = Node::new(
+        Identity::from_seed(3),
+        Config {
+            client_mode: true,
+            ..Config::local()
+        },
+        2,
+        net.now,
+    );
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    net.wait(1, q);
+    let q = net.nodes[2].start_bootstrap(net.now, vec![boot]);
+    let (outcome, _) = net.wait(2, q);
+    assert!(matches!(
+        outcome,
+        QueryOutcome::Bootstrap { reached: 1, .. }
+    ));
+    net.settle();
+    let client = net.nodes[2].id();
+    assert!(!net.nodes[0].routing_table().contains(&client));
+    assert!(!net.nodes[1].routing_table().contains(&client));
+}

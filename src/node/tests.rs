@@ -627,3 +627,113 @@ fn client_mode_node_never_enters_tables() {
     assert!(!net.nodes[0].routing_table().contains(&client));
     assert!(!net.nodes[1].routing_table().contains(&client));
 }
+
+/// A token for `from`, obtained the way a writer would: from a lookup answer.
+fn token_for(net: &mut Net, from: SocketAddr, to: usize) -> wire::Token {
+    let sender = NodeId::sha1(b"writer");
+    let answers = net.raw(
+        from,
+        to,
+        &request(sender, 77, Request::FindNode { target: sender }),
+    );
+    match answers[0].body {
+        Body::Response(Response::Nodes { token, .. }) => token,
+        ref other => panic!("expected nodes, got {other:?}"),
+    }
+}
+
+#[test]
+fn store_of_forged_record_is_refused_with_reason() {
+    let mut net = Net::new(1, Config::local());
+    let token = token_for(&mut net, outsider(), 0);
+    let writer = Identity::from_seed(11);
+    let mut forged = SignedRecord::sign_ed25519(writer.signing_key(), "", 5, "real").unwrap();
+    forged.value = bytes::Bytes::from_static(b"forged");
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(
+            NodeId::sha1(b"writer"),
+            1,
+            Request::Store {
+                token,
+                record: Record::Mutable(forged),
+            },
+        ),
+    );
+    assert_eq!(
+        answers[0].body,
+        Body::Error(ErrorCode::Refused(Refusal::BadSignature))
+    );
+    assert_eq!(net.nodes[0].store().len(), 0);
+}
+
+#[test]
+fn store_over_the_per_ip_quota_is_refused_with_reason() {
+    let config = Config {
+        max_records_per_ip: 2,
+        ..Config::local()
+    };
+    let mut net = Net::new(1, config);
+    let token = token_for(&mut net, outsider(), 0);
+    let mut bodies = Vec::new();
+    for i in 0..3u8 {
+        let record = Record::Immutable(ImmutableRecord::new(vec![i; 10]).unwrap());
+        let answers = net.raw(
+            outsider(),
+            0,
+            &request(
+                NodeId::sha1(b"writer"),
+                u64::from(i),
+                Request::Store { token, record },
+            ),
+        );
+        bodies.push(answers[0].body.clone());
+    }
+    assert_eq!(bodies[0], Body::Response(Response::Stored));
+    assert_eq!(bodies[1], Body::Response(Response::Stored));
+    assert_eq!(
+        bodies[2],
+        Body::Error(ErrorCode::Refused(Refusal::QuotaExceeded))
+    );
+    // Another address still has room.
+    let other = SocketAddr::from(([127, 0, 0, 9], 1));
+    let token = token_for(&mut net, other, 0);
+    let record = Record::Immutable(ImmutableRecord::new(&b"other"[..]).unwrap());
+    let answers = net.raw(
+        other,
+        0,
+        &request(NodeId::sha1(b"writer"), 9, Request::Store { token, record }),
+    );
+    assert_eq!(answers[0].body, Body::Response(Response::Stored));
+}
+
+#[test]
+fn store_when_full_refuses_instead_of_evicting() {
+    let config = Config {
+        max_records: 2,
+        ..Config::local()
+    };
+    let mut net = Net::new(1, config);
+    let mut bodies = Vec::new();
+    for i in 0..3u8 {
+        let from = SocketAddr::from(([127, 0, 1, i], 1));
+        let token = token_for(&mut net, from, 0);
+        let record = Record::Immutable(ImmutableRecord::new(vec![i; 10]).unwrap());
+        let answers = net.raw(
+            from,
+            0,
+            &request(
+                NodeId::sha1(b"writer"),
+                u64::from(i),
+                Request::Store { token, record },
+            ),
+        );
+        bodies.push(answers[0].body.clone());
+    }
+    assert_eq!(
+        bodies[2],
+        Body::Error(ErrorCode::Refused(Refusal::StoreFull))
+    );
+    assert_eq!(net.nodes[0].store().len(), 2);
+}

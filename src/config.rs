@@ -81,9 +81,15 @@ pub struct Config {
     /// Source IPs tracked by the rate limiter before the oldest are dropped.
     /// Default 16,384.
     pub rate_limit_tracked_ips: usize,
-    /// A client-mode node asks and answers nothing: it never appears in
-    /// others' routing tables. Default `false`.
+    /// A client-mode node asks but answers nothing, and marks its requests
+    /// read-only so it never appears in others' routing tables. Default
+    /// `false`.
     pub client_mode: bool,
+    /// Disjoint lookup paths (S/Kademlia) per query. Default 1 (off): each
+    /// extra path costs about one more lookup's messages; raise it on
+    /// networks with adversarial nodes, or per query with
+    /// `node::QueryOptions`.
+    pub disjoint_paths: usize,
 }
 
 impl Default for Config {
@@ -115,6 +121,7 @@ impl Default for Config {
             unverified_bytes_per_sec: 8 * 1024,
             rate_limit_tracked_ips: 16_384,
             client_mode: false,
+            disjoint_paths: 1,
         }
     }
 }
@@ -163,6 +170,7 @@ impl Config {
             ("max_record_bytes", self.max_record_bytes),
             ("max_records_per_ip", self.max_records_per_ip),
             ("rate_limit_tracked_ips", self.rate_limit_tracked_ips),
+            ("disjoint_paths", self.disjoint_paths),
         ];
         for (field, value) in positive {
             if value == 0 {

@@ -54,7 +54,9 @@ use limits::{RateLimiter, TokenSecrets};
 use query::{Query, QueryKind};
 use rtt::RttEstimator;
 
-pub use types::{Event, NodeStats, QueryId, QueryOutcome, QueryStats, Transmit};
+pub use types::{
+    Event, NodeStats, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats, Transmit,
+};
 
 /// How often the engine runs its housekeeping (bucket refresh, republish).
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
@@ -125,6 +127,8 @@ pub struct Node {
     /// Bucket heads with a ping-before-evict in flight.
     evicting: HashSet<NodeId>,
     published: HashMap<Key, (Published, Instant)>,
+    /// Disjoint paths for the query being started by [`Node::start`].
+    paths_override: Option<usize>,
     next_maintenance: Instant,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -157,6 +161,7 @@ impl Node {
             proving: HashSet::new(),
             evicting: HashSet::new(),
             published: HashMap::new(),
+            paths_override: None,
             next_maintenance: now + MAINTENANCE_INTERVAL,
             transmits: VecDeque::new(),
             events: VecDeque::new(),

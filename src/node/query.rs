@@ -6,9 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use super::{Event, Node, Published, Purpose, QueryId, QueryOutcome, QueryStats};
+use super::{
+    Event, Node, Published, Purpose, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats,
+};
 use crate::id::{Key, NodeId, ID_BITS};
-use crate::query::{ClosestIter, LookupParams, LookupStep};
+use crate::query::{DisjointIter, LookupParams, LookupStep};
 use crate::record::{Record, Refusal};
 use crate::wire::{Contact, ErrorCode, Request, Response, Token};
 
@@ -16,7 +18,7 @@ use crate::wire::{Contact, ErrorCode, Request, Response, Token};
 #[derive(Debug)]
 pub(super) struct Query {
     target: NodeId,
-    pub(super) iter: ClosestIter,
+    pub(super) iter: DisjointIter,
     kind: QueryKind,
     started: Instant,
     deadline: Instant,
@@ -167,6 +169,30 @@ const LOCAL_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 impl Node {
     // ----- commands ------------------------------------------------------
+
+    /// Starts any query with per-query options (e.g. disjoint paths on a
+    /// hostile network); the `start_*` methods are shorthands with the
+    /// defaults of [`crate::Config`]. Only a put can fail: a record that does
+    /// not verify is refused.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        request: QueryRequest,
+        options: QueryOptions,
+    ) -> Result<QueryId, Refusal> {
+        self.paths_override = options.disjoint_paths;
+        let id = match request {
+            QueryRequest::FindNode(target) => Ok(self.start_find_node(now, target)),
+            QueryRequest::GetImmutable(key) => Ok(self.start_get_immutable(now, key)),
+            QueryRequest::GetMutable(key) => Ok(self.start_get_mutable(now, key)),
+            QueryRequest::Put(record) => self.start_put(now, record),
+            QueryRequest::AddProvider(key) => Ok(self.start_add_provider(now, key)),
+            QueryRequest::GetProviders(key) => Ok(self.start_get_providers(now, key)),
+            QueryRequest::Bootstrap(addrs) => Ok(self.start_bootstrap(now, addrs)),
+        };
+        self.paths_override = None;
+        id
+    }
 
     /// Starts a lookup of the k nodes closest to `target`.
     pub fn start_find_node(&mut self, now: Instant, target: NodeId) -> QueryId {
@@ -333,9 +359,14 @@ impl Node {
             self.table.closest(&target, self.config.k)
         };
         let deadline = now + self.config.lookup_timeout;
+        let paths = self
+            .paths_override
+            .take()
+            .unwrap_or(self.config.disjoint_paths)
+            .max(1);
         let query = Query {
             target,
-            iter: ClosestIter::new(target, self.id, seeds, self.lookup_params()),
+            iter: DisjointIter::new(target, self.id, seeds, self.lookup_params(), paths),
             kind,
             started: now,
             deadline,
@@ -377,7 +408,9 @@ impl Node {
                     }
                     *phase = BootstrapPhase::SelfLookup;
                     let seeds = self.table.closest(&self.id, self.config.k);
-                    q.iter = ClosestIter::new(self.id, self.id, seeds, self.lookup_params());
+                    let paths = q.iter.paths();
+                    q.iter =
+                        DisjointIter::new(self.id, self.id, seeds, self.lookup_params(), paths);
                     if q.timed_out {
                         q.iter.finish();
                     }

@@ -737,3 +737,28 @@ fn store_when_full_refuses_instead_of_evicting() {
     );
     assert_eq!(net.nodes[0].store().len(), 2);
 }
+
+#[test]
+fn disjoint_paths_are_chosen_per_query_and_still_find_the_record() {
+    let mut net = Net::bootstrapped(40);
+    net.settle();
+    let writer = Identity::from_seed(4242);
+    let record =
+        Record::Mutable(SignedRecord::sign_ed25519(writer.signing_key(), "", 1, "v").unwrap());
+    let key = record.key();
+    let q = net.nodes[3].start_put(net.now, record.clone()).unwrap();
+    net.wait(3, q);
+    let q = net.nodes[20].start_get_mutable(net.now, key);
+    let (single, single_stats) = net.wait(20, q);
+    let options = QueryOptions {
+        disjoint_paths: Some(3),
+    };
+    let q = net.nodes[20]
+        .start(net.now, QueryRequest::GetMutable(key), options)
+        .unwrap();
+    let (disjoint, disjoint_stats) = net.wait(20, q);
+    assert_eq!(single, disjoint);
+    assert!(matches!(disjoint, QueryOutcome::Get { record: Some(ref r), .. } if *r == record));
+    // Three paths ask more peers than one.
+    assert!(disjoint_stats.messages > single_stats.messages);
+}

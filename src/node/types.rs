@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::id::Key;
+use crate::id::{Key, NodeId};
 use crate::record::{Record, Refusal};
 use crate::wire::Contact;
 
@@ -127,4 +127,33 @@ pub struct NodeStats {
     pub key_proofs_failed: u64,
     /// Queries started (including internal refresh and republish ones).
     pub queries_started: u64,
+}
+
+/// A query to start, for [`crate::node::Node::start`] (and the runtime's
+/// `Dht::query`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryRequest {
+    /// Look up the k nodes closest to an id.
+    FindNode(NodeId),
+    /// Get the immutable record under a key.
+    GetImmutable(Key),
+    /// Get the highest-sequence signed record under a key.
+    GetMutable(Key),
+    /// Store (and keep republishing) a record.
+    Put(Record),
+    /// Announce this node as a provider of a key.
+    AddProvider(Key),
+    /// Find the providers of a key.
+    GetProviders(Key),
+    /// Join through these addresses.
+    Bootstrap(Vec<SocketAddr>),
+}
+
+/// Per-query choices that override [`crate::Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueryOptions {
+    /// Number of disjoint lookup paths (S/Kademlia); `None` uses
+    /// `Config::disjoint_paths`. More paths resist adversarial nodes at the
+    /// cost of more messages.
+    pub disjoint_paths: Option<usize>,
 }

@@ -9,8 +9,10 @@
 //! arrived, when a request became overdue and when it failed.
 
 mod closest;
+mod disjoint;
 
 pub use closest::{ClosestIter, LookupParams, LookupStep, CANDIDATE_FACTOR};
+pub use disjoint::DisjointIter;
 
 #[cfg(test)]
 mod synth;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Command, DhtStats, QueryRequest};
+use super::{Command, DhtStats};
 use crate::config::Config;
 use crate::error::DhtError;
 use crate::identity::Identity;
@@ -97,21 +97,17 @@ impl Driver {
     fn command(&mut self, command: Command) {
         let t = now();
         match command {
-            Command::Query { request, reply } => {
-                let id = match request {
-                    QueryRequest::FindNode(target) => self.node.start_find_node(t, target),
-                    QueryRequest::GetImmutable(key) => self.node.start_get_immutable(t, key),
-                    QueryRequest::GetMutable(key) => self.node.start_get_mutable(t, key),
-                    QueryRequest::Put(record) => match self.node.start_put(t, record) {
-                        Ok(id) => id,
-                        Err(refusal) => {
-                            let _ = reply.send(Err(DhtError::InvalidRecord(refusal)));
-                            return;
-                        }
-                    },
-                    QueryRequest::AddProvider(key) => self.node.start_add_provider(t, key),
-                    QueryRequest::GetProviders(key) => self.node.start_get_providers(t, key),
-                    QueryRequest::Bootstrap(addrs) => self.node.start_bootstrap(t, addrs),
+            Command::Query {
+                request,
+                options,
+                reply,
+            } => {
+                let id = match self.node.start(t, *request, options) {
+                    Ok(id) => id,
+                    Err(refusal) => {
+                        let _ = reply.send(Err(DhtError::InvalidRecord(refusal)));
+                        return;
+                    }
                 };
                 self.waiting.insert(id, reply);
             }

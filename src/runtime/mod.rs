@@ -20,6 +20,7 @@ use crate::error::DhtError;
 use crate::id::{Key, NodeId};
 use crate::identity::Identity;
 use crate::node::{NodeStats, QueryOutcome, QueryStats};
+pub use crate::node::{QueryOptions, QueryRequest};
 use crate::record::{ImmutableRecord, Record, SignedRecord};
 use crate::wire::Contact;
 
@@ -29,33 +30,14 @@ pub use testnet::Testnet;
 #[derive(Debug)]
 enum Command {
     Query {
-        request: QueryRequest,
+        request: Box<QueryRequest>,
+        options: QueryOptions,
         reply: oneshot::Sender<Result<(QueryOutcome, QueryStats), DhtError>>,
     },
     RoutingTable(oneshot::Sender<Vec<Contact>>),
     Stats(oneshot::Sender<DhtStats>),
     StopPublishing(Key),
     Shutdown(oneshot::Sender<()>),
-}
-
-/// A query to run, for [`Dht::query`]; the convenience methods of [`Dht`]
-/// are built on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueryRequest {
-    /// Look up the k nodes closest to an id.
-    FindNode(NodeId),
-    /// Get the immutable record under a key.
-    GetImmutable(Key),
-    /// Get the highest-sequence signed record under a key.
-    GetMutable(Key),
-    /// Store (and keep republishing) a record.
-    Put(Record),
-    /// Announce this node as a provider of a key.
-    AddProvider(Key),
-    /// Find the providers of a key.
-    GetProviders(Key),
-    /// Join through these addresses (empty: the builder's addresses).
-    Bootstrap(Vec<SocketAddr>),
 }
 
 /// A snapshot of a node's counters.
@@ -259,7 +241,21 @@ impl Dht {
         &self,
         request: QueryRequest,
     ) -> Result<(QueryOutcome, QueryStats), DhtError> {
-        self.call(|reply| Command::Query { request, reply }).await?
+        self.query_with(request, QueryOptions::default()).await
+    }
+
+    /// Runs any query with per-query options (e.g. disjoint paths).
+    pub async fn query_with(
+        &self,
+        request: QueryRequest,
+        options: QueryOptions,
+    ) -> Result<(QueryOutcome, QueryStats), DhtError> {
+        self.call(|reply| Command::Query {
+            request: Box::new(request),
+            options,
+            reply,
+        })
+        .await?
     }
 
     /// Joins the network through the builder's bootstrap addresses (host

@@ -1,0 +1,236 @@
+//! Disjoint-path lookups (S/Kademlia): `d` independent [`ClosestIter`]s
+//! that never share a peer, so a lookup succeeds when at least one path
+//! avoids the adversary's nodes.
+//!
+//! This module owns the split of seeds and peers between paths and the
+//! merging of their results. Like `closest`, it does no I/O, reads no clock
+//! and draws no randomness.
+
+use std::collections::HashMap;
+
+use super::{ClosestIter, LookupParams, LookupStep};
+use crate::id::NodeId;
+use crate::wire::Contact;
+
+/// `d` lookups of one target over disjoint sets of peers.
+///
+/// Seeds are dealt round-robin, closest first, so each path starts from
+/// different peers. A contact learned by a path stays with that path; a
+/// peer already queried by one path is never queried by another (the path
+/// that would have picked it sees it as failed). The lookup ends when every
+/// path has ended; its result is the k closest peers that answered on any
+/// path.
+#[derive(Debug, Clone)]
+pub struct DisjointIter {
+    paths: Vec<ClosestIter>,
+    /// Which path queried each peer.
+    owner: HashMap<NodeId, usize>,
+    /// The path `next` asks first, rotated for fairness.
+    turn: usize,
+    k: usize,
+    messages: u32,
+}
+
+impl DisjointIter {
+    /// A lookup of `target` over `paths` disjoint paths (at least 1), each
+    /// with `params`.
+    pub fn new(
+        target: NodeId,
+        local_id: NodeId,
+        seeds: impl IntoIterator<Item = Contact>,
+        params: LookupParams,
+        paths: usize,
+    ) -> Self {
+        let d = paths.max(1);
+        let mut seeds: Vec<Contact> = seeds.into_iter().collect();
+        seeds.sort_by_key(|c| c.id.distance(&target));
+        seeds.dedup_by_key(|c| c.id);
+        let mut dealt: Vec<Vec<Contact>> = vec![Vec::new(); d];
+        for (i, seed) in seeds.into_iter().enumerate() {
+            dealt[i % d].push(seed);
+        }
+        DisjointIter {
+            paths: dealt
+                .into_iter()
+                .map(|s| ClosestIter::new(target, local_id, s, params))
+                .collect(),
+            owner: HashMap::new(),
+            turn: 0,
+            k: params.k.max(1),
+            messages: 0,
+        }
+    }
+
+    /// Number of paths.
+    pub fn paths(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// The next request to send, from any path that has one.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> LookupStep {
+        let d = self.paths.len();
+        let mut all_finished = true;
+        for offset in 0..d {
+            let p = (self.turn + offset) % d;
+            loop {
+                match self.paths[p].next() {
+                    LookupStep::Query(c) => {
+                        if self.owner.get(&c.id).is_some_and(|&o| o != p) {
+                            // Another path has this peer: not ours to ask.
+                            self.paths[p].on_failure(&c.id);
+                            continue;
+                        }
+                        self.owner.insert(c.id, p);
+                        self.messages = self.messages.saturating_add(1);
+                        self.turn = (p + 1) % d;
+                        return LookupStep::Query(c);
+                    }
+                    LookupStep::Waiting => {
+                        all_finished = false;
+                        break;
+                    }
+                    LookupStep::Finished => break,
+                }
+            }
+        }
+        if all_finished {
+            LookupStep::Finished
+        } else {
+            LookupStep::Waiting
+        }
+    }
+
+    /// `peer` answered; its path takes the contacts.
+    pub fn on_success(&mut self, peer: &NodeId, closer: &[Contact]) -> bool {
+        match self.owner.get(peer) {
+            Some(&p) => self.paths[p].on_success(peer, closer),
+            None => false,
+        }
+    }
+
+    /// `peer`'s request is overdue.
+    pub fn on_overdue(&mut self, peer: &NodeId) {
+        if let Some(&p) = self.owner.get(peer) {
+            self.paths[p].on_overdue(peer);
+        }
+    }
+
+    /// `peer`'s request failed.
+    pub fn on_failure(&mut self, peer: &NodeId) {
+        if let Some(&p) = self.owner.get(peer) {
+            self.paths[p].on_failure(peer);
+        }
+    }
+
+    /// Stops every path.
+    pub fn finish(&mut self) {
+        for p in &mut self.paths {
+            p.finish();
+        }
+    }
+
+    /// Whether every path has ended.
+    pub fn is_finished(&self) -> bool {
+        self.paths.iter().all(ClosestIter::is_finished)
+    }
+
+    /// The k closest peers that answered on any path, closest first.
+    pub fn closest_succeeded(&self) -> Vec<Contact> {
+        let target = self.paths.first().map(ClosestIter::target);
+        let mut all: Vec<Contact> = self
+            .paths
+            .iter()
+            .flat_map(ClosestIter::closest_succeeded)
+            .collect();
+        if let Some(t) = target {
+            all.sort_by_key(|c| c.id.distance(&t));
+        }
+        all.dedup_by_key(|c| c.id);
+        all.truncate(self.k);
+        all
+    }
+
+    /// The deepest path's hops.
+    pub fn hops(&self) -> u32 {
+        self.paths.iter().map(ClosestIter::hops).max().unwrap_or(0)
+    }
+
+    /// Requests issued over all paths.
+    pub fn messages(&self) -> u32 {
+        self.messages
+    }
+
+    /// The path that queried `peer`.
+    pub fn path_of(&self, peer: &NodeId) -> Option<usize> {
+        self.owner.get(peer).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::synth::SynthNet;
+    use std::collections::HashSet;
+
+    /// Runs a lookup to the end against `net`, every peer answering at once.
+    fn run(net: &SynthNet, iter: &mut DisjointIter, target: &NodeId) -> HashSet<NodeId> {
+        let mut queried = HashSet::new();
+        for _ in 0..100_000 {
+            match iter.next() {
+                LookupStep::Query(c) => {
+                    assert!(queried.insert(c.id), "peer {} queried twice", c.id);
+                    let index = net.index_of(&c.id).expect("known peer");
+                    let closer = net.answer(index, target, |_| true);
+                    iter.on_success(&c.id, &closer);
+                }
+                LookupStep::Waiting => panic!("waiting with nothing in flight"),
+                LookupStep::Finished => return queried,
+            }
+        }
+        panic!("lookup did not end");
+    }
+
+    #[test]
+    fn paths_never_share_a_peer_and_find_the_k_closest() {
+        let net = SynthNet::new(1500, 20, 5);
+        let params = LookupParams { k: 20, alpha: 3 };
+        for round in 0..20u32 {
+            let target = NodeId::sha1(&round.to_be_bytes());
+            let local = net.ids[round as usize];
+            let seeds = net.answer(round, &target, |_| true);
+            let mut iter = DisjointIter::new(target, local, seeds, params, 4);
+            assert_eq!(iter.paths(), 4);
+            let queried = run(&net, &mut iter, &target);
+            assert_eq!(iter.messages() as usize, queried.len());
+            let expected = net.brute_force(&target, 20, |i| i != round);
+            let found: Vec<NodeId> = iter.closest_succeeded().iter().map(|c| c.id).collect();
+            assert_eq!(found, expected);
+            // Each queried peer belongs to exactly one path.
+            assert!(queried.iter().all(|id| iter.path_of(id).is_some()));
+        }
+    }
+
+    #[test]
+    fn one_path_behaves_like_a_single_lookup() {
+        let net = SynthNet::new(500, 20, 9);
+        let params = LookupParams { k: 20, alpha: 3 };
+        let target = NodeId::sha1(b"x");
+        let seeds = net.answer(0, &target, |_| true);
+        let local = net.ids[0];
+        let mut single = ClosestIter::new(target, local, seeds.clone(), params);
+        let mut disjoint = DisjointIter::new(target, local, seeds, params, 1);
+        loop {
+            let (a, b) = (single.next(), disjoint.next());
+            assert_eq!(a, b);
+            let LookupStep::Query(c) = a else { break };
+            let index = net.index_of(&c.id).expect("known peer");
+            let closer = net.answer(index, &target, |_| true);
+            single.on_success(&c.id, &closer);
+            disjoint.on_success(&c.id, &closer);
+        }
+        assert_eq!(single.closest_succeeded(), disjoint.closest_succeeded());
+        assert_eq!(single.hops(), disjoint.hops());
+        assert_eq!(single.messages(), disjoint.messages());
+    }
+}

@@ -749,14 +749,14 @@ fn disjoint_paths_are_chosen_per_query_and_still_find_the_record() {
     let q = net.nodes[3].start_put(net.now, record.clone()).unwrap();
     net.wait(3, q);
     let q = net.nodes[20].start_get_mutable(net.now, key);
-    let (single, single_stats) = net.wait(20, q);
+    let (single, _) = net.wait(20, q);
     let options = QueryOptions {
         disjoint_paths: Some(3),
     };
     let q = net.nodes[20]
         .start(net.now, QueryRequest::GetMutable(key), options)
         .unwrap();
-    let (disjoint, disjoint_stats) = net.wait(20, q);
+    let (disjoint, _) = net.wait(20, q);
     assert_eq!(single, disjoint);
     assert!(matches!(disjoint, QueryOutcome::Get { record: Some(ref r), .. } if *r == record));
     // On a lookup that learns contacts, three paths ask more peers than one

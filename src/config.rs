@@ -77,6 +77,8 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Bytes per second the node sends to one IP that has not completed a
     /// round trip with it (anti-amplification budget). Default 8 KiB/s.
+    /// Independently of this budget, such an IP never gets more than three
+    /// times the bytes it sent, plus one datagram.
     pub unverified_bytes_per_sec: u32,
     /// Source IPs tracked by the rate limiter before the oldest are dropped.
     /// Default 16,384.

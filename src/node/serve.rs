@@ -13,10 +13,12 @@ use crate::wire::{
 };
 
 impl Node {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_request(
         &mut self,
         now: Instant,
         from: SocketAddr,
+        len: usize,
         txid: TxId,
         sender: NodeId,
         read_only: bool,
@@ -26,7 +28,7 @@ impl Node {
         if self.config.client_mode || sender == self.id {
             return;
         }
-        if !self.limiter.allow_request(now, from.ip()) {
+        if !self.limiter.allow_request(now, from.ip(), len) {
             self.stats.requests_rate_limited += 1;
             return;
         }

@@ -1,0 +1,153 @@
+//! Hostile load on loopback: a flood from one address must not starve a
+//! well-behaved client, and an address that never completes a round trip
+//! (a spoofed victim) must not be used as an amplification target.
+//! Every loop is bounded in count and time.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use meshara_dht::runtime::Testnet;
+use meshara_dht::wire::{self, Body, Message, Request};
+use meshara_dht::{Config, NodeId};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn find_node(txid: u64, target: NodeId) -> Vec<u8> {
+    wire::encode(&Message {
+        txid,
+        sender: NodeId::sha1(b"flooder"),
+        body: Body::Request {
+            read_only: false,
+            request: Request::FindNode { target },
+        },
+    })
+    .unwrap()
+}
+
+/// Sends FIND_NODE requests from `from` to `to` as fast as the socket takes
+/// them, for at most `duration` or `max` datagrams; counts bytes both ways.
+async fn flood(from: SocketAddr, to: SocketAddr, duration: Duration, max: u64) -> (u64, u64, u64) {
+    let socket = tokio::net::UdpSocket::bind(from).await.unwrap();
+    let (mut sent, mut bytes_out, mut bytes_in) = (0u64, 0u64, 0u64);
+    let mut buf = [0u8; 2048];
+    let end = Instant::now() + duration;
+    while Instant::now() < end && sent < max {
+        let req = find_node(sent, NodeId::sha1(&sent.to_be_bytes()));
+        if socket.send_to(&req, to).await.is_ok() {
+            sent += 1;
+            bytes_out += req.len() as u64;
+        }
+        while let Ok((n, _)) = socket.try_recv_from(&mut buf) {
+            bytes_in += n as u64;
+        }
+        if sent % 256 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    // Collect what is still in flight.
+    let drain_end = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < drain_end {
+        match tokio::time::timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => bytes_in += n as u64,
+            _ => {}
+        }
+    }
+    (sent, bytes_out, bytes_in)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooded_node_keeps_serving_a_well_behaved_client() {
+    tokio::time::timeout(LIMIT, async {
+        let net = Testnet::new(12).await.unwrap();
+        let victim = net.nodes[0].local_addr();
+        let client = net.nodes[5].clone();
+        // Baseline latency of the client's lookups.
+        let mut baseline = Vec::new();
+        for i in 0..20u32 {
+            let t = Instant::now();
+            client.find_node(NodeId::sha1(&i.to_be_bytes())).await.unwrap();
+            baseline.push(t.elapsed());
+        }
+        // The flood comes from another loopback address (127.0.0.2), as an
+        // attacker's would.
+        let attacker: SocketAddr = "127.0.0.2:0".parse().unwrap();
+        let flood = tokio::spawn(flood(attacker, victim, Duration::from_secs(3), 2_000_000));
+        let mut during = Vec::new();
+        let mut ok = 0;
+        let flooded_id = net.nodes[0].node_id();
+        let mut flooded_answered = 0;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(2500) && during.len() < 200 {
+            let i = during.len() as u32 + 100;
+            let t = Instant::now();
+            let found = client.find_node(NodeId::sha1(&i.to_be_bytes())).await.unwrap();
+            during.push(t.elapsed());
+            // Every other node answers; the flooded one may lose a datagram
+            // in its full socket buffer now and then.
+            if found.len() >= 10 {
+                ok += 1;
+            }
+            if found.iter().any(|c| c.id == flooded_id) {
+                flooded_answered += 1;
+            }
+        }
+        let (sent, _, _) = flood.await.unwrap();
+        let stats = net.nodes[0].stats().await.unwrap();
+        baseline.sort();
+        during.sort();
+        let p50 = |v: &[Duration]| v[v.len() / 2];
+        eprintln!(
+            "flood: {sent} requests sent; victim rate-limited {}; client lookups during flood: {} ok of {}, flooded node answered {}, p50 {:?} (baseline p50 {:?})",
+            stats.node.requests_rate_limited,
+            ok,
+            during.len(),
+            flooded_answered,
+            p50(&during),
+            p50(&baseline)
+        );
+        assert!(sent > 1000, "the flood did not run");
+        assert!(stats.node.requests_rate_limited > 0, "the flood was not limited");
+        assert_eq!(ok, during.len(), "a client lookup failed during the flood");
+        assert!(
+            flooded_answered * 10 >= during.len() * 9,
+            "the flooded node answered only {flooded_answered} of {} lookups",
+            during.len()
+        );
+        // Normal latency: loopback lookups stay well under the initial
+        // request timeout (1 s) at the median even under flood.
+        assert!(p50(&during) < Duration::from_millis(500), "p50 {:?}", p50(&during));
+        net.shutdown().await;
+    })
+    .await
+    .expect("test exceeded its time bound")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_source_gets_less_than_three_times_its_bytes() {
+    tokio::time::timeout(LIMIT, async {
+        let net = Testnet::new(25).await.unwrap();
+        let target = net.nodes[0].local_addr();
+        let budget = Config::local().unverified_bytes_per_sec as u64;
+        // 127.0.0.3 never answers the node's key-proof pings, like a victim
+        // whose address an attacker spoofs.
+        let victim: SocketAddr = "127.0.0.3:0".parse().unwrap();
+        let duration = Duration::from_secs(2);
+        let (sent, bytes_out, bytes_in) = flood(victim, target, duration, 20_000).await;
+        eprintln!("victim sent {sent} requests = {bytes_out} B, received {bytes_in} B");
+        assert!(sent > 100);
+        assert!(
+            bytes_in < 3 * bytes_out,
+            "amplification: {bytes_in} B back for {bytes_out} B"
+        );
+        // And within the per-address budget (one second of burst plus the
+        // rate over the flood and drain time).
+        let seconds = duration.as_secs() + 2;
+        assert!(
+            bytes_in <= budget * (seconds + 1),
+            "{bytes_in} B over the budget"
+        );
+        net.shutdown().await;
+    })
+    .await
+    .expect("test exceeded its time bound")
+}

@@ -47,9 +47,9 @@ async fn flood(from: SocketAddr, to: SocketAddr, duration: Duration, max: u64) -
     // Collect what is still in flight.
     let drain_end = Instant::now() + Duration::from_millis(300);
     while Instant::now() < drain_end {
-        match tokio::time::timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await {
-            Ok(Ok((n, _))) => bytes_in += n as u64,
-            _ => {}
+        let wait = tokio::time::timeout(Duration::from_millis(50), socket.recv_from(&mut buf));
+        if let Ok(Ok((n, _))) = wait.await {
+            bytes_in += n as u64;
         }
     }
     (sent, bytes_out, bytes_in)

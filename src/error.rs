@@ -60,7 +60,7 @@ pub enum EncodeError {
     /// The encoded message would exceed the datagram limit.
     #[error("encoded message is {size} bytes, over the {max}-byte datagram limit")]
     TooLarge {
-        /// Encoded size (or a lower bound of it).
+        /// Encoded size in bytes, version byte included.
         size: usize,
         /// The limit.
         max: usize,
@@ -89,6 +89,10 @@ pub enum EncodeError {
         /// The limit.
         max: usize,
     },
+    /// The serializer failed. Messages built from this crate's types never
+    /// cause it; the variant exists so no failure is hidden.
+    #[error("serializer failed: {0}")]
+    Serializer(postcard::Error),
 }
 
 /// A datagram could not be decoded. Decoding never panics and never

@@ -53,6 +53,7 @@ pub enum Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImmutableRecord {
     /// At most [`MAX_VALUE_SIZE`] bytes.
+    #[serde(deserialize_with = "crate::wire::bounded::value")]
     pub value: Bytes,
 }
 
@@ -92,10 +93,12 @@ pub struct SignedRecord {
     /// The signing key.
     pub public_key: RecordPublicKey,
     /// Lets one key own several records; at most [`MAX_SALT_SIZE`] bytes.
+    #[serde(deserialize_with = "crate::wire::bounded::salt")]
     pub salt: Bytes,
     /// Version; a store keeps the highest.
     pub seq: u64,
     /// At most [`MAX_VALUE_SIZE`] bytes.
+    #[serde(deserialize_with = "crate::wire::bounded::value")]
     pub value: Bytes,
     /// ed25519 signature, see the module docs.
     pub signature: Signature,

@@ -125,6 +125,7 @@ pub enum Response {
         /// Token for a later STORE or ADD_PROVIDER from this IP.
         token: Token,
         /// Closest contacts known, at most [`super::MAX_CONTACTS`].
+        #[serde(deserialize_with = "super::bounded::contacts")]
         nodes: Vec<Contact>,
     },
     /// Answer to FIND_VALUE when a record is stored.
@@ -141,8 +142,10 @@ pub enum Response {
         /// Token for a later ADD_PROVIDER from this IP.
         token: Token,
         /// Known providers, at most [`super::MAX_PROVIDERS`].
+        #[serde(deserialize_with = "super::bounded::providers")]
         providers: Vec<Contact>,
         /// Closer contacts, at most [`super::MAX_CONTACTS`].
+        #[serde(deserialize_with = "super::bounded::contacts")]
         nodes: Vec<Contact>,
     },
 }

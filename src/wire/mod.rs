@@ -4,13 +4,18 @@
 //! Pure functions only: this module owns the byte format and never touches
 //! a socket. The layout of each message is documented in `docs/PROTOCOL.md`.
 
+pub(crate) mod bounded;
 mod codec;
 mod message;
+mod size;
+#[cfg(test)]
+mod tests;
 
 pub use codec::{decode, encode, encode_into};
 pub use message::{
     Body, Contact, ErrorCode, KeyProof, Message, Nonce, Request, Response, Signature, Token, TxId,
 };
+pub use size::{contact_encoded_len, encoded_len, fit_providers};
 
 /// The protocol version this build speaks: the first byte of every datagram.
 pub const PROTOCOL_VERSION: u8 = 1;
@@ -18,6 +23,12 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// Largest datagram sent or accepted: 1280 (IPv6 minimum MTU) minus the
 /// IPv6 and UDP headers, so no datagram is ever fragmented.
 pub const MAX_DATAGRAM_SIZE: usize = 1232;
+
+/// Domain separation for the key proof: a [`KeyProof`] answering a
+/// `Ping { challenge: Some(nonce) }` carries an ed25519 signature over
+/// `KEY_PROOF_DOMAIN || nonce` (24 + 32 bytes) by the key whose SHA-1 is the
+/// responder's node id.
+pub const KEY_PROOF_DOMAIN: &[u8] = b"meshara-dht/v1/key-proof";
 
 /// Largest value a record may carry.
 pub const MAX_VALUE_SIZE: usize = 1000;

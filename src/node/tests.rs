@@ -774,3 +774,34 @@ fn disjoint_paths_are_chosen_per_query_and_still_find_the_record() {
         "{single_stats:?} {disjoint_stats:?}"
     );
 }
+
+#[test]
+fn oversize_value_never_reaches_the_store() {
+    // The codec refuses the datagram before the engine sees a record.
+    let mut net = Net::new(1, Config::local());
+    assert_eq!(
+        ImmutableRecord::new(vec![0u8; 1001]),
+        Err(Refusal::TooLarge)
+    );
+    let record = Record::Immutable(ImmutableRecord {
+        value: bytes::Bytes::from(vec![0u8; 1001]),
+    });
+    let msg = Message {
+        txid: 1,
+        sender: NodeId::sha1(b"writer"),
+        body: Body::Request {
+            read_only: true,
+            request: Request::Store {
+                token: [0; 8],
+                record,
+            },
+        },
+    };
+    assert!(wire::encode(&msg).is_err());
+    // Hand-encoded anyway: the node counts it as garbage and stores nothing.
+    let mut bytes = vec![wire::PROTOCOL_VERSION];
+    bytes.extend(postcard::to_allocvec(&msg).unwrap());
+    assert!(net.raw(outsider(), 0, &bytes).is_empty());
+    assert_eq!(net.nodes[0].stats().decode_errors, 1);
+    assert_eq!(net.nodes[0].store().len(), 0);
+}

@@ -107,7 +107,7 @@ fn trailing_bytes_are_refused() {
     for (name, m) in samples() {
         for count in [1, 5] {
             let mut bytes = encoded(&m);
-            bytes.extend(std::iter::repeat(0).take(count));
+            bytes.extend(std::iter::repeat_n(0, count));
             assert_eq!(
                 decode(&bytes),
                 Err(DecodeError::TrailingBytes { count }),

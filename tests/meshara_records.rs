@@ -56,6 +56,14 @@ async fn forged_contact_records_are_refused_by_every_storing_node() {
         tampered.seq = seq;
         tampered.value = forged.value.clone();
 
+        // A well-behaved engine will not even send them.
+        for record in [&forged, &tampered] {
+            assert!(matches!(
+                net.nodes[7].put_mutable(record.clone()).await,
+                Err(DhtError::InvalidRecord(Refusal::BadSignature))
+            ));
+        }
+        // Sent raw, straight to every storing node: refused with the reason.
         let mut raw = RawClient::new().await;
         for record in [forged, tampered] {
             let mut refusals = Vec::new();

@@ -23,6 +23,7 @@
 //! | [`routing`] | k-buckets, replacement caches, subnet caps, closest contacts |
 //! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts, key proofs, abuse limits |
 //! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
+//! | [`meshara`] | the Meshara adapter: signed contacts under Meshara ids, verified lookups, `route_with_dht` with a key proof before sending, maintenance, a reference TCP transport (feature `meshara`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
@@ -33,6 +34,8 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod identity;
+#[cfg(feature = "meshara")]
+pub mod meshara;
 pub mod node;
 pub mod query;
 pub mod record;

@@ -24,6 +24,7 @@
 //! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts, key proofs, abuse limits |
 //! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
+//! | `src/bin/meshara-dht/` | the `meshara-dht` binary (feature `cli`): `testnet`, `node`, `put`, `get`, `find-node`, `find-peer` |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]

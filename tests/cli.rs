@@ -255,7 +255,8 @@ fn node_serves_put_and_get_from_other_invocations() {
     assert!(put.status.success(), "{put:?}");
     let key = put.json()["key"].as_str().unwrap().to_string();
     assert_eq!(key.len(), 40);
-    assert!(put.json()["stored"].as_u64().unwrap() >= 1);
+    // Node A alone holds it: a client never counts itself.
+    assert_eq!(put.json()["stored"], 1);
 
     let get = run(&[&["get", key.as_str(), "--json"][..], &net].concat());
     assert!(get.status.success(), "{get:?}");
@@ -291,6 +292,30 @@ fn node_serves_put_and_get_from_other_invocations() {
     assert!(mget.status.success(), "{mget:?}");
     assert_eq!(mget.json()["value"], "v7");
     assert_eq!(mget.json()["seq"], 7);
+
+    // A lower sequence number is refused, with the reason.
+    let older = run(&[
+        &[
+            "put",
+            "--mutable",
+            "--seq",
+            "6",
+            "--salt",
+            "s",
+            "--value",
+            "v6",
+            "--key-file",
+            key_file,
+        ][..],
+        &net,
+    ]
+    .concat());
+    assert_eq!(older.status.code(), Some(1), "{older:?}");
+    assert_eq!(
+        older.stderr,
+        "error: no node stored the record: a record with sequence 7 is stored; \
+         a write needs a higher one (1 refused, 0 did not answer)\n"
+    );
 
     // The node's own advertisement names its address.
     let peer = run(&[&["find-peer", a.id.as_str(), "--json"][..], &net].concat());

@@ -234,7 +234,14 @@ pub(crate) async fn put(args: PutArgs, progress: Progress) -> Result<Outcome, Cl
         return Err(meshara_dht::error::DhtError::Shutdown.into());
     };
     if stored == 0 {
-        return Err(meshara_dht::error::DhtError::NotStored { refused, failed }.into());
+        return Err(match refused.first() {
+            Some(&reason) => CliError::Refused {
+                reason,
+                refused: refused.len(),
+                failed,
+            },
+            None => meshara_dht::error::DhtError::NotStored { refused, failed }.into(),
+        });
     }
     if args.net.json {
         let mut out = json!({

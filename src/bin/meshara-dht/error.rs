@@ -49,6 +49,16 @@ pub(crate) enum CliError {
         /// Why it does not decode.
         reason: &'static str,
     },
+    /// Every node that answered refused the record.
+    #[error("no node stored the record: {reason} ({refused} refused, {failed} did not answer)")]
+    Refused {
+        /// The first refusal's reason.
+        reason: meshara_dht::record::Refusal,
+        /// Nodes that refused.
+        refused: usize,
+        /// Nodes that did not answer.
+        failed: usize,
+    },
     /// The value to put is larger than a record may be.
     #[error("the value is {len} bytes; a record value is at most {max} bytes")]
     ValueTooLarge {

@@ -7,6 +7,14 @@
 
 use std::time::Duration;
 
+/// Well-known bootstrap nodes of the public network, as `host:port`
+/// strings (host names are resolved when a node bootstraps). Empty until
+/// such nodes exist: until then, pass addresses explicitly (the
+/// `meshara-dht` binary takes `--bootstrap`, `MESHARA_DHT_BOOTSTRAP` or a
+/// `bootstrap.txt` in its state directory). README.md says how to run a
+/// bootstrap node.
+pub const PUBLIC_BOOTSTRAP_NODES: &[&str] = &[];
+
 /// All tunables of a node. Build with `Config::default()` and override
 /// fields; [`Config::validate`] reports inconsistent settings.
 ///

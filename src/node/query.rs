@@ -529,7 +529,9 @@ impl Node {
     }
 
     /// Stores `record` here too when this node is among the k closest to
-    /// its key (it is not in its own lookup results).
+    /// its key (it is not in its own lookup results). A client-mode node
+    /// never does: it answers no FIND_VALUE, so its copy would help nobody
+    /// and would count as a store that did not happen.
     fn store_locally_if_close(
         &mut self,
         now: Instant,
@@ -537,6 +539,9 @@ impl Node {
         closest: &[Contact],
         record: &Record,
     ) -> Option<Result<(), Refusal>> {
+        if self.config.client_mode {
+            return None;
+        }
         let mine = self.id.distance(key);
         let close = closest.len() < self.config.k
             || closest

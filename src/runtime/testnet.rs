@@ -61,9 +61,14 @@ impl Testnet {
             nodes.push(node);
         }
         // The first nodes joined a small network: let them learn the rest.
+        // Node 0 joined nobody, so it looks itself up through node 1.
         let settle = n.min(config.k);
-        for node in nodes.iter().take(settle) {
-            node.bootstrap_from(Vec::new()).await?;
+        for (i, node) in nodes.iter().enumerate().take(settle) {
+            let through = match (i, nodes.get(1)) {
+                (0, Some(second)) => vec![second.local_addr()],
+                _ => Vec::new(),
+            };
+            node.bootstrap_from(through).await?;
         }
         Ok(Testnet { nodes })
     }

@@ -607,7 +607,10 @@ impl Node {
                 }
             }
             Response::Value { token, record } => {
-                let valid = record.key() == q.target && record.verify().is_ok();
+                // A byte-identical copy of the best record so far was
+                // verified already: skip the signature check.
+                let seen = matches!(&q.kind, QueryKind::Get { best: Some(b), .. } if *b == record);
+                let valid = record.key() == q.target && (seen || record.verify().is_ok());
                 match (&mut q.kind, valid) {
                     (
                         QueryKind::Get {

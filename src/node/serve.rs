@@ -7,10 +7,7 @@ use std::time::Instant;
 
 use super::Node;
 use crate::id::NodeId;
-use crate::wire::{
-    self, Body, Contact, ErrorCode, Message, Request, Response, TxId, MAX_CONTACTS,
-    MAX_DATAGRAM_SIZE,
-};
+use crate::wire::{self, Body, Contact, ErrorCode, Request, Response, TxId, MAX_CONTACTS};
 
 impl Node {
     #[allow(clippy::too_many_arguments)]
@@ -97,7 +94,7 @@ impl Node {
                 let token = self.tokens.issue(now, from.ip(), &mut self.rng);
                 let providers = self.store.providers(now, &key);
                 let nodes = self.closest_for(&key, &sender);
-                self.fit_providers(txid, token, providers, nodes)
+                wire::fit_providers(txid, self.id, token, &providers, &nodes).body
             }
         };
         self.send_response(now, from, sender, txid, body);
@@ -122,35 +119,5 @@ impl Node {
         nodes.retain(|c| c.id != *requester);
         nodes.truncate(n);
         nodes
-    }
-
-    /// A `Providers` answer trimmed to fit one datagram: providers first,
-    /// then as many closer nodes as still fit.
-    fn fit_providers(
-        &self,
-        txid: TxId,
-        token: wire::Token,
-        mut providers: Vec<Contact>,
-        mut nodes: Vec<Contact>,
-    ) -> Body {
-        providers.truncate(wire::MAX_PROVIDERS);
-        loop {
-            let msg = Message {
-                txid,
-                sender: self.id,
-                body: Body::Response(Response::Providers {
-                    token,
-                    providers: providers.clone(),
-                    nodes: nodes.clone(),
-                }),
-            };
-            let fits = wire::encode(&msg).is_ok_and(|b| b.len() <= MAX_DATAGRAM_SIZE);
-            if fits || (nodes.is_empty() && providers.is_empty()) {
-                return msg.body;
-            }
-            if nodes.pop().is_none() {
-                providers.pop();
-            }
-        }
     }
 }

@@ -32,7 +32,7 @@
 //! entries) therefore yields contacts by increasing distance; `closest`
 //! stops as soon as it has `n`.
 
-use crate::id::{Distance, NodeId, ID_BITS, ID_LEN};
+use crate::id::{Distance, NodeId, ID_BITS};
 
 /// A 160-bit id or distance as two integers, `(high 128 bits, low 32
 /// bits)`: XOR and comparison in a few instructions instead of byte loops.
@@ -58,9 +58,92 @@ impl DistanceKey {
     }
 }
 
+/// A set of bucket indices `0..ID_BITS`: bit `i % 64` of word `i / 64`.
+/// Lets `closest` visit only the occupied buckets, in the order below,
+/// with a few bit operations per bucket instead of a test per index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct BucketSet([u64; 3]);
+
+impl BucketSet {
+    /// The indices `i` whose bit `i` (0 = least significant) is set in `d`.
+    pub(crate) fn of_distance(d: &Distance) -> Self {
+        let mut words = [0u64; 3];
+        for (i, byte) in d.as_bytes().iter().rev().enumerate() {
+            if let Some(w) = words.get_mut(i / 8) {
+                *w |= u64::from(*byte) << (8 * (i % 8));
+            }
+        }
+        BucketSet(words)
+    }
+
+    /// Adds index `i` (ignored when `i >= ID_BITS`).
+    pub(crate) fn insert(&mut self, i: usize) {
+        if i < ID_BITS {
+            if let Some(w) = self.0.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+
+    /// Whether index `i` is in the set.
+    #[cfg(test)]
+    pub(crate) fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
+    }
+
+    fn and(self, other: Self, invert_other: bool) -> Self {
+        let mut out = self.0;
+        for (o, b) in out.iter_mut().zip(other.0) {
+            *o &= if invert_other { !b } else { b };
+        }
+        BucketSet(out)
+    }
+
+    /// The indices, highest first.
+    fn descending(self) -> impl Iterator<Item = usize> {
+        let mut words = self.0;
+        std::iter::from_fn(move || {
+            for (w, word) in words.iter_mut().enumerate().rev() {
+                if *word != 0 {
+                    let bit = 63 - word.leading_zeros() as usize;
+                    *word &= !(1u64 << bit);
+                    return Some(w * 64 + bit);
+                }
+            }
+            None
+        })
+    }
+
+    /// The indices, lowest first.
+    fn ascending(self) -> impl Iterator<Item = usize> {
+        let mut words = self.0;
+        std::iter::from_fn(move || {
+            for (w, word) in words.iter_mut().enumerate() {
+                if *word != 0 {
+                    let bit = word.trailing_zeros() as usize;
+                    *word &= *word - 1;
+                    return Some(w * 64 + bit);
+                }
+            }
+            None
+        })
+    }
+}
+
+/// The indices of `occupied` in the order of [`bucket_order`]: the same
+/// sequence with the indices outside `occupied` left out.
+pub(crate) fn bucket_order_among(dt: Distance, occupied: BucketSet) -> impl Iterator<Item = usize> {
+    let set = BucketSet::of_distance(&dt);
+    occupied
+        .and(set, false)
+        .descending()
+        .chain(occupied.and(set, true).ascending())
+}
+
 /// Whether bit `i` (0 = least significant) of `d` is set.
+#[cfg(test)]
 pub(crate) fn bit(d: &Distance, i: usize) -> bool {
-    let Some(byte_index) = (ID_LEN - 1).checked_sub(i / 8) else {
+    let Some(byte_index) = (crate::id::ID_LEN - 1).checked_sub(i / 8) else {
         return false;
     };
     d.as_bytes()
@@ -71,7 +154,9 @@ pub(crate) fn bit(d: &Distance, i: usize) -> bool {
 /// Bucket indices ordered by the distance of their contacts to a target
 /// `t`, given `dt = local ^ t`: the set bits of `dt` from the highest down,
 /// then the clear bits from the lowest up. Every index in `0..ID_BITS`
-/// appears exactly once.
+/// appears exactly once. (`closest` uses [`bucket_order_among`]; this is
+/// its reference.)
+#[cfg(test)]
 pub(crate) fn bucket_order(dt: Distance) -> impl Iterator<Item = usize> {
     let set = (0..ID_BITS).rev().filter(move |&i| bit(&dt, i));
     let clear = (0..ID_BITS).filter(move |&i| !bit(&dt, i));
@@ -81,7 +166,7 @@ pub(crate) fn bucket_order(dt: Distance) -> impl Iterator<Item = usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::NodeId;
+    use crate::id::{NodeId, ID_LEN};
     use proptest::prelude::*;
 
     fn id() -> impl Strategy<Value = NodeId> {
@@ -118,6 +203,31 @@ mod tests {
             let mut order: Vec<usize> = bucket_order(Distance::from_bytes(d)).collect();
             order.sort_unstable();
             prop_assert_eq!(order, (0..ID_BITS).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn order_among_occupied_is_the_full_order_filtered(
+            d in any::<[u8; ID_LEN]>(),
+            occupied in proptest::collection::vec(0..ID_BITS + 8, 0..40),
+        ) {
+            let mut set = BucketSet::default();
+            for &i in &occupied {
+                set.insert(i);
+            }
+            let dt = Distance::from_bytes(d);
+            let fast: Vec<usize> = bucket_order_among(dt, set).collect();
+            let reference: Vec<usize> =
+                bucket_order(dt).filter(|&i| occupied.contains(&i)).collect();
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn bucket_set_of_distance_has_the_distance_bits(d in any::<[u8; ID_LEN]>()) {
+            let dt = Distance::from_bytes(d);
+            let set = BucketSet::of_distance(&dt);
+            for i in 0..ID_BITS + 32 {
+                prop_assert_eq!(set.contains(i), i < ID_BITS && bit(&dt, i));
+            }
         }
 
         /// The claim of the module proof, checked directly: a contact in an

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::bucket::{Entry, KBucket};
-use super::closest::{bucket_order, DistanceKey};
+use super::closest::{bucket_order_among, BucketSet, DistanceKey};
 use super::outcome::{FailureOutcome, InsertOutcome, RejectReason};
 use super::subnet::{capped_key, SubnetKey};
 use crate::config::Config;
@@ -306,15 +306,20 @@ impl RoutingTable {
             return out;
         }
         let target_key = DistanceKey::of(target);
+        // Only occupied buckets are visited: a small table would otherwise
+        // cost a walk over all 160 indices on every call.
+        let mut occupied = BucketSet::default();
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            if !bucket.entries.is_empty() {
+                occupied.insert(index);
+            }
+        }
         // (distance to target, position in bucket), reused across buckets.
-        let mut scratch: Vec<(DistanceKey, usize)> = Vec::new();
-        for index in bucket_order(self.local_id.distance(target)) {
+        let mut scratch: Vec<(DistanceKey, usize)> = Vec::with_capacity(self.k);
+        for index in bucket_order_among(self.local_id.distance(target), occupied) {
             let Some(bucket) = self.buckets.get(index) else {
                 continue;
             };
-            if bucket.entries.is_empty() {
-                continue;
-            }
             scratch.clear();
             scratch.extend(
                 bucket

@@ -7,7 +7,9 @@ use crate::error::{DecodeError, EncodeError};
 
 /// Encodes `msg` into a new datagram.
 pub fn encode(msg: &Message) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(256);
+    // Room for the largest datagram up front: a `Nodes` answer (~600
+    // bytes) would otherwise grow the buffer twice.
+    let mut out = Vec::with_capacity(MAX_DATAGRAM_SIZE);
     encode_into(msg, &mut out)?;
     Ok(out)
 }

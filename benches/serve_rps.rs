@@ -64,7 +64,7 @@ impl Options {
                 warmup: Duration::from_secs(1),
                 measure: Duration::from_secs(5),
                 clients: 1,
-                window: 32,
+                window: 64,
             }
         } else {
             Options {

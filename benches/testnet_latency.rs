@@ -12,7 +12,9 @@
 //!
 //! All nodes share 127.0.0.1, so with `Config::local()` (what
 //! `Testnet::new` uses) every node sees the whole testnet as one source IP
-//! with one budget of 200 requests per second; `--unlimited` raises the
+//! with one budget of 200 requests per second and 8 KiB per second of
+//! answers to senders that are not in the answering node's routing table
+//! (anti-amplification); `--unlimited` raises the
 //! per-IP limits, as if every node had its own address. The run ends with
 //! the summed counters of rate-limited requests and timeouts.
 //!
@@ -161,7 +163,8 @@ async fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         if o.unlimited {
             "Config::local() with per-IP rate limits raised"
         } else {
-            "Config::local(): every node shares 127.0.0.1, so one per-IP budget of 200 requests/s"
+            "Config::local(): all nodes share 127.0.0.1 and so one per-IP budget: \
+             200 requests/s, 8 KiB/s of answers to senders not in the table"
         }
     );
 

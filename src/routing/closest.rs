@@ -59,14 +59,19 @@ impl DistanceKey {
 }
 
 /// A set of bucket indices `0..ID_BITS`: bit `i % 64` of word `i / 64`.
-/// Lets `closest` visit only the occupied buckets, in the order below,
-/// with a few bit operations per bucket instead of a test per index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Lets [`bucket_order`] walk the indices with a few bit operations each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BucketSet([u64; 3]);
 
 impl BucketSet {
+    /// No index.
+    pub(crate) const EMPTY: BucketSet = BucketSet([0; 3]);
+
+    /// Every index `0..ID_BITS`.
+    pub(crate) const ALL: BucketSet = BucketSet([u64::MAX, u64::MAX, (1 << (ID_BITS - 128)) - 1]);
+
     /// The indices `i` whose bit `i` (0 = least significant) is set in `d`.
-    pub(crate) fn of_distance(d: &Distance) -> Self {
+    fn of_distance(d: &Distance) -> Self {
         let mut words = [0u64; 3];
         for (i, byte) in d.as_bytes().iter().rev().enumerate() {
             if let Some(w) = words.get_mut(i / 8) {
@@ -87,10 +92,11 @@ impl BucketSet {
 
     /// Whether index `i` is in the set.
     #[cfg(test)]
-    pub(crate) fn contains(&self, i: usize) -> bool {
+    fn contains(&self, i: usize) -> bool {
         self.0.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
     }
 
+    /// The indices in both sets, or (`invert_other`) in `self` only.
     fn and(self, other: Self, invert_other: bool) -> Self {
         let mut out = self.0;
         for (o, b) in out.iter_mut().zip(other.0) {
@@ -130,19 +136,23 @@ impl BucketSet {
     }
 }
 
-/// The indices of `occupied` in the order of [`bucket_order`]: the same
-/// sequence with the indices outside `occupied` left out.
-pub(crate) fn bucket_order_among(dt: Distance, occupied: BucketSet) -> impl Iterator<Item = usize> {
+/// Bucket indices ordered by the distance of their contacts to a target
+/// `t`, given `dt = local ^ t`: the set bits of `dt` from the highest down,
+/// then the clear bits from the lowest up; only the indices in `among`
+/// (every index of `0..ID_BITS` for [`BucketSet::ALL`]), each exactly
+/// once. Lazy: a caller that stops after a few buckets pays for those
+/// only.
+pub(crate) fn bucket_order(dt: Distance, among: BucketSet) -> impl Iterator<Item = usize> {
     let set = BucketSet::of_distance(&dt);
-    occupied
+    among
         .and(set, false)
         .descending()
-        .chain(occupied.and(set, true).ascending())
+        .chain(among.and(set, true).ascending())
 }
 
 /// Whether bit `i` (0 = least significant) of `d` is set.
 #[cfg(test)]
-pub(crate) fn bit(d: &Distance, i: usize) -> bool {
+fn bit(d: &Distance, i: usize) -> bool {
     let Some(byte_index) = (crate::id::ID_LEN - 1).checked_sub(i / 8) else {
         return false;
     };
@@ -151,13 +161,10 @@ pub(crate) fn bit(d: &Distance, i: usize) -> bool {
         .is_some_and(|b| (b >> (i % 8)) & 1 == 1)
 }
 
-/// Bucket indices ordered by the distance of their contacts to a target
-/// `t`, given `dt = local ^ t`: the set bits of `dt` from the highest down,
-/// then the clear bits from the lowest up. Every index in `0..ID_BITS`
-/// appears exactly once. (`closest` uses [`bucket_order_among`]; this is
-/// its reference.)
+/// [`bucket_order`] written straight from its definition, one bit test
+/// per index: the reference the fast version is checked against.
 #[cfg(test)]
-pub(crate) fn bucket_order(dt: Distance) -> impl Iterator<Item = usize> {
+fn bucket_order_by_bit_tests(dt: Distance) -> impl Iterator<Item = usize> {
     let set = (0..ID_BITS).rev().filter(move |&i| bit(&dt, i));
     let clear = (0..ID_BITS).filter(move |&i| !bit(&dt, i));
     set.chain(clear)
@@ -185,7 +192,7 @@ mod tests {
 
     #[test]
     fn order_for_the_local_id_is_ascending() {
-        let order: Vec<usize> = bucket_order(Distance::ZERO).collect();
+        let order: Vec<usize> = bucket_order(Distance::ZERO, BucketSet::ALL).collect();
         assert_eq!(order, (0..ID_BITS).collect::<Vec<_>>());
     }
 
@@ -193,32 +200,36 @@ mod tests {
     fn order_puts_set_bits_first_descending_then_clear_bits_ascending() {
         let mut d = [0u8; ID_LEN];
         d[ID_LEN - 1] = 0b0000_0101; // bits 0 and 2
-        let order: Vec<usize> = bucket_order(Distance::from_bytes(d)).take(5).collect();
+        let order: Vec<usize> = bucket_order(Distance::from_bytes(d), BucketSet::ALL)
+            .take(5)
+            .collect();
         assert_eq!(order, vec![2, 0, 1, 3, 4]);
     }
 
     proptest! {
         #[test]
         fn order_is_a_permutation(d in any::<[u8; ID_LEN]>()) {
-            let mut order: Vec<usize> = bucket_order(Distance::from_bytes(d)).collect();
+            let mut order: Vec<usize> = bucket_order(Distance::from_bytes(d), BucketSet::ALL).collect();
             order.sort_unstable();
             prop_assert_eq!(order, (0..ID_BITS).collect::<Vec<_>>());
         }
 
         #[test]
-        fn order_among_occupied_is_the_full_order_filtered(
+        fn order_among_a_set_is_the_bit_by_bit_definition_filtered(
             d in any::<[u8; ID_LEN]>(),
-            occupied in proptest::collection::vec(0..ID_BITS + 8, 0..40),
+            among in proptest::collection::vec(0..ID_BITS + 8, 0..40),
         ) {
-            let mut set = BucketSet::default();
-            for &i in &occupied {
+            let dt = Distance::from_bytes(d);
+            let all: Vec<usize> = bucket_order(dt, BucketSet::ALL).collect();
+            prop_assert_eq!(&all, &bucket_order_by_bit_tests(dt).collect::<Vec<_>>());
+            let mut set = BucketSet::EMPTY;
+            for &i in &among {
                 set.insert(i);
             }
-            let dt = Distance::from_bytes(d);
-            let fast: Vec<usize> = bucket_order_among(dt, set).collect();
+            let some: Vec<usize> = bucket_order(dt, set).collect();
             let reference: Vec<usize> =
-                bucket_order(dt).filter(|&i| occupied.contains(&i)).collect();
-            prop_assert_eq!(fast, reference);
+                bucket_order_by_bit_tests(dt).filter(|i| among.contains(i)).collect();
+            prop_assert_eq!(some, reference);
         }
 
         #[test]
@@ -247,7 +258,7 @@ mod tests {
             let target = local.random_in_bucket(it, &mut rng).unwrap_or(local);
             let a = local.random_in_bucket(ia, &mut rng).unwrap();
             let b = local.random_in_bucket(ib, &mut rng).unwrap();
-            let order: Vec<usize> = bucket_order(local.distance(&target)).collect();
+            let order: Vec<usize> = bucket_order(local.distance(&target), BucketSet::ALL).collect();
             let rank = |i: usize| order.iter().position(|&x| x == i);
             let (da, db) = (a.distance(&target), b.distance(&target));
             prop_assert_eq!(rank(ia) < rank(ib), da < db);

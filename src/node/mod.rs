@@ -536,8 +536,15 @@ impl Node {
         }
     }
 
-    /// Asks `contact` to prove its key, unless that is already under way.
+    /// Asks `contact` to prove its key, unless that is already under way or
+    /// it already did: a contact waiting in its bucket's replacement cache
+    /// at this address proved its key before it was parked there, and is
+    /// not asked again on every message (which cost a signature, a
+    /// verification and a ping-before-evict each time).
     fn start_proof(&mut self, now: Instant, contact: Contact) {
+        if self.is_cached(&contact) {
+            return;
+        }
         if self.proving.len() >= MAX_PENDING_PROOFS || !self.proving.insert(contact.id) {
             return;
         }
@@ -556,6 +563,15 @@ impl Node {
         {
             self.proving.remove(&contact.id);
         }
+    }
+
+    /// Whether `contact` (id and address) waits in its bucket's
+    /// replacement cache.
+    fn is_cached(&self, contact: &Contact) -> bool {
+        self.id
+            .bucket_index(&contact.id)
+            .and_then(|index| self.table.bucket(index))
+            .is_some_and(|b| b.replacements().iter().any(|e| e.contact == *contact))
     }
 
     /// Checks a key proof in a Pong and, if it holds, offers the contact to

@@ -804,4 +804,103 @@ fn oversize_value_never_reaches_the_store() {
     assert!(net.raw(outsider(), 0, &bytes).is_empty());
     assert_eq!(net.nodes[0].stats().decode_errors, 1);
     assert_eq!(net.nodes[0].store().len(), 0);
+
+/// Sends a (not read-only) FIND_NODE from `who` at `from` to `node` and
+/// answers every key-proof challenge it sends back; returns how many
+/// challenges it sent.
+fn request_and_prove(node: &mut Node, now: Instant, from: SocketAddr, who: &Identity) -> usize {
+    let req = wire::encode(&Message {
+        txid: 7,
+        sender: who.node_id(),
+        body: Body::Request {
+            read_only: false,
+            request: Request::FindNode {
+                target: NodeId::ZERO,
+            },
+        },
+    })
+    .unwrap();
+    node.handle_datagram(now, from, &req);
+    let mut challenges = 0;
+    let sent: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit()).collect();
+    for t in sent.into_iter().filter(|t| t.dest == from) {
+        let m = wire::decode(&t.payload).unwrap();
+        if let Body::Request {
+            request: Request::Ping {
+                challenge: Some(nonce),
+            },
+            ..
+        } = m.body
+        {
+            challenges += 1;
+            let pong = Message {
+                txid: m.txid,
+                sender: who.node_id(),
+                body: Body::Response(Response::Pong {
+                    your_addr: from,
+                    proof: Some(who.key_proof(&nonce)),
+                }),
+            };
+            node.handle_datagram(now, from, &wire::encode(&pong).unwrap());
+        }
+    }
+    challenges
+}
+
+#[test]
+fn cached_contact_is_not_asked_to_prove_its_key_again() {
+    let now = Instant::now();
+    let config = Config {
+        k: 1,
+        ..Config::local()
+    };
+    let mut node = Node::new(Identity::from_seed(1), config, 0, now);
+    // Two identities that fall in the same bucket of the node.
+    let mut by_bucket: HashMap<usize, Identity> = HashMap::new();
+    let (first, second, index) = (2..200u64)
+        .find_map(|seed| {
+            let id = Identity::from_seed(seed);
+            let index = node.id().bucket_index(&id.node_id())?;
+            match by_bucket.remove(&index) {
+                Some(other) => Some((other, id, index)),
+                None => {
+                    by_bucket.insert(index, id);
+                    None
+                }
+            }
+        })
+        .expect("two ids share a bucket");
+    let first_addr = SocketAddr::from(([127, 0, 0, 1], 20_001));
+    let second_addr = SocketAddr::from(([127, 0, 0, 1], 20_002));
+
+    // The first fills the bucket (k = 1) after proving its key.
+    assert_eq!(request_and_prove(&mut node, now, first_addr, &first), 1);
+    assert!(node.routing_table().contains(&first.node_id()));
+    // The second proves its key and is parked in the replacement cache.
+    assert_eq!(request_and_prove(&mut node, now, second_addr, &second), 1);
+    let cached = |node: &Node, addr: SocketAddr| {
+        node.routing_table().bucket(index).is_some_and(|b| {
+            b.replacements().iter().any(|e| {
+                e.contact
+                    == Contact {
+                        id: second.node_id(),
+                        addr,
+                    }
+            })
+        })
+    };
+    assert!(cached(&node, second_addr));
+    assert_eq!(node.stats().key_proofs_verified, 2);
+
+    // Its next requests are served without a new challenge.
+    for _ in 0..3 {
+        assert_eq!(request_and_prove(&mut node, now, second_addr, &second), 0);
+    }
+    assert_eq!(node.stats().key_proofs_verified, 2);
+    assert!(cached(&node, second_addr));
+
+    // The same id from another address is still challenged.
+    let moved = SocketAddr::from(([127, 0, 0, 1], 20_003));
+    assert_eq!(request_and_prove(&mut node, now, moved, &second), 1);
+    assert_eq!(node.stats().key_proofs_verified, 3);
 }

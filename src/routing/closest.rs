@@ -32,7 +32,7 @@
 //! entries) therefore yields contacts by increasing distance; `closest`
 //! stops as soon as it has `n`.
 
-use crate::id::{Distance, NodeId, ID_BITS, ID_LEN};
+use crate::id::{Distance, NodeId, ID_BITS};
 
 /// A 160-bit id or distance as two integers, `(high 128 bits, low 32
 /// bits)`: XOR and comparison in a few instructions instead of byte loops.
@@ -58,9 +58,102 @@ impl DistanceKey {
     }
 }
 
+/// A set of bucket indices `0..ID_BITS`: bit `i % 64` of word `i / 64`.
+/// Lets [`bucket_order`] walk the indices with a few bit operations each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BucketSet([u64; 3]);
+
+impl BucketSet {
+    /// No index.
+    pub(crate) const EMPTY: BucketSet = BucketSet([0; 3]);
+
+    /// Every index `0..ID_BITS`.
+    pub(crate) const ALL: BucketSet = BucketSet([u64::MAX, u64::MAX, (1 << (ID_BITS - 128)) - 1]);
+
+    /// The indices `i` whose bit `i` (0 = least significant) is set in `d`.
+    fn of_distance(d: &Distance) -> Self {
+        let mut words = [0u64; 3];
+        for (i, byte) in d.as_bytes().iter().rev().enumerate() {
+            if let Some(w) = words.get_mut(i / 8) {
+                *w |= u64::from(*byte) << (8 * (i % 8));
+            }
+        }
+        BucketSet(words)
+    }
+
+    /// Adds index `i` (ignored when `i >= ID_BITS`).
+    pub(crate) fn insert(&mut self, i: usize) {
+        if i < ID_BITS {
+            if let Some(w) = self.0.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+
+    /// Whether index `i` is in the set.
+    #[cfg(test)]
+    fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
+    }
+
+    /// The indices in both sets, or (`invert_other`) in `self` only.
+    fn and(self, other: Self, invert_other: bool) -> Self {
+        let mut out = self.0;
+        for (o, b) in out.iter_mut().zip(other.0) {
+            *o &= if invert_other { !b } else { b };
+        }
+        BucketSet(out)
+    }
+
+    /// The indices, highest first.
+    fn descending(self) -> impl Iterator<Item = usize> {
+        let mut words = self.0;
+        std::iter::from_fn(move || {
+            for (w, word) in words.iter_mut().enumerate().rev() {
+                if *word != 0 {
+                    let bit = 63 - word.leading_zeros() as usize;
+                    *word &= !(1u64 << bit);
+                    return Some(w * 64 + bit);
+                }
+            }
+            None
+        })
+    }
+
+    /// The indices, lowest first.
+    fn ascending(self) -> impl Iterator<Item = usize> {
+        let mut words = self.0;
+        std::iter::from_fn(move || {
+            for (w, word) in words.iter_mut().enumerate() {
+                if *word != 0 {
+                    let bit = word.trailing_zeros() as usize;
+                    *word &= *word - 1;
+                    return Some(w * 64 + bit);
+                }
+            }
+            None
+        })
+    }
+}
+
+/// Bucket indices ordered by the distance of their contacts to a target
+/// `t`, given `dt = local ^ t`: the set bits of `dt` from the highest down,
+/// then the clear bits from the lowest up; only the indices in `among`
+/// (every index of `0..ID_BITS` for [`BucketSet::ALL`]), each exactly
+/// once. Lazy: a caller that stops after a few buckets pays for those
+/// only.
+pub(crate) fn bucket_order(dt: Distance, among: BucketSet) -> impl Iterator<Item = usize> {
+    let set = BucketSet::of_distance(&dt);
+    among
+        .and(set, false)
+        .descending()
+        .chain(among.and(set, true).ascending())
+}
+
 /// Whether bit `i` (0 = least significant) of `d` is set.
-pub(crate) fn bit(d: &Distance, i: usize) -> bool {
-    let Some(byte_index) = (ID_LEN - 1).checked_sub(i / 8) else {
+#[cfg(test)]
+fn bit(d: &Distance, i: usize) -> bool {
+    let Some(byte_index) = (crate::id::ID_LEN - 1).checked_sub(i / 8) else {
         return false;
     };
     d.as_bytes()
@@ -68,11 +161,10 @@ pub(crate) fn bit(d: &Distance, i: usize) -> bool {
         .is_some_and(|b| (b >> (i % 8)) & 1 == 1)
 }
 
-/// Bucket indices ordered by the distance of their contacts to a target
-/// `t`, given `dt = local ^ t`: the set bits of `dt` from the highest down,
-/// then the clear bits from the lowest up. Every index in `0..ID_BITS`
-/// appears exactly once.
-pub(crate) fn bucket_order(dt: Distance) -> impl Iterator<Item = usize> {
+/// [`bucket_order`] written straight from its definition, one bit test
+/// per index: the reference the fast version is checked against.
+#[cfg(test)]
+fn bucket_order_by_bit_tests(dt: Distance) -> impl Iterator<Item = usize> {
     let set = (0..ID_BITS).rev().filter(move |&i| bit(&dt, i));
     let clear = (0..ID_BITS).filter(move |&i| !bit(&dt, i));
     set.chain(clear)
@@ -81,7 +173,7 @@ pub(crate) fn bucket_order(dt: Distance) -> impl Iterator<Item = usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::NodeId;
+    use crate::id::{NodeId, ID_LEN};
     use proptest::prelude::*;
 
     fn id() -> impl Strategy<Value = NodeId> {
@@ -100,7 +192,7 @@ mod tests {
 
     #[test]
     fn order_for_the_local_id_is_ascending() {
-        let order: Vec<usize> = bucket_order(Distance::ZERO).collect();
+        let order: Vec<usize> = bucket_order(Distance::ZERO, BucketSet::ALL).collect();
         assert_eq!(order, (0..ID_BITS).collect::<Vec<_>>());
     }
 
@@ -108,16 +200,45 @@ mod tests {
     fn order_puts_set_bits_first_descending_then_clear_bits_ascending() {
         let mut d = [0u8; ID_LEN];
         d[ID_LEN - 1] = 0b0000_0101; // bits 0 and 2
-        let order: Vec<usize> = bucket_order(Distance::from_bytes(d)).take(5).collect();
+        let order: Vec<usize> = bucket_order(Distance::from_bytes(d), BucketSet::ALL)
+            .take(5)
+            .collect();
         assert_eq!(order, vec![2, 0, 1, 3, 4]);
     }
 
     proptest! {
         #[test]
         fn order_is_a_permutation(d in any::<[u8; ID_LEN]>()) {
-            let mut order: Vec<usize> = bucket_order(Distance::from_bytes(d)).collect();
+            let mut order: Vec<usize> = bucket_order(Distance::from_bytes(d), BucketSet::ALL).collect();
             order.sort_unstable();
             prop_assert_eq!(order, (0..ID_BITS).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn order_among_a_set_is_the_bit_by_bit_definition_filtered(
+            d in any::<[u8; ID_LEN]>(),
+            among in proptest::collection::vec(0..ID_BITS + 8, 0..40),
+        ) {
+            let dt = Distance::from_bytes(d);
+            let all: Vec<usize> = bucket_order(dt, BucketSet::ALL).collect();
+            prop_assert_eq!(&all, &bucket_order_by_bit_tests(dt).collect::<Vec<_>>());
+            let mut set = BucketSet::EMPTY;
+            for &i in &among {
+                set.insert(i);
+            }
+            let some: Vec<usize> = bucket_order(dt, set).collect();
+            let reference: Vec<usize> =
+                bucket_order_by_bit_tests(dt).filter(|i| among.contains(i)).collect();
+            prop_assert_eq!(some, reference);
+        }
+
+        #[test]
+        fn bucket_set_of_distance_has_the_distance_bits(d in any::<[u8; ID_LEN]>()) {
+            let dt = Distance::from_bytes(d);
+            let set = BucketSet::of_distance(&dt);
+            for i in 0..ID_BITS + 32 {
+                prop_assert_eq!(set.contains(i), i < ID_BITS && bit(&dt, i));
+            }
         }
 
         /// The claim of the module proof, checked directly: a contact in an
@@ -137,7 +258,7 @@ mod tests {
             let target = local.random_in_bucket(it, &mut rng).unwrap_or(local);
             let a = local.random_in_bucket(ia, &mut rng).unwrap();
             let b = local.random_in_bucket(ib, &mut rng).unwrap();
-            let order: Vec<usize> = bucket_order(local.distance(&target)).collect();
+            let order: Vec<usize> = bucket_order(local.distance(&target), BucketSet::ALL).collect();
             let rank = |i: usize| order.iter().position(|&x| x == i);
             let (da, db) = (a.distance(&target), b.distance(&target));
             prop_assert_eq!(rank(ia) < rank(ib), da < db);

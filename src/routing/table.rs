@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::bucket::{Entry, KBucket};
-use super::closest::{bucket_order, DistanceKey};
+use super::closest::{bucket_order, BucketSet, DistanceKey};
 use super::outcome::{FailureOutcome, InsertOutcome, RejectReason};
 use super::subnet::{capped_key, SubnetKey};
 use crate::config::Config;
@@ -306,9 +306,24 @@ impl RoutingTable {
             return out;
         }
         let target_key = DistanceKey::of(target);
+        // When the whole table is the answer (a young node, a small
+        // network), every occupied bucket is visited: list them first so
+        // the walk skips the empty ones. Otherwise the walk usually stops
+        // after a few buckets and a pass over all 160 would cost more.
+        let among = if n >= self.len {
+            let mut occupied = BucketSet::EMPTY;
+            for (index, bucket) in self.buckets.iter().enumerate() {
+                if !bucket.entries.is_empty() {
+                    occupied.insert(index);
+                }
+            }
+            occupied
+        } else {
+            BucketSet::ALL
+        };
         // (distance to target, position in bucket), reused across buckets.
         let mut scratch: Vec<(DistanceKey, usize)> = Vec::new();
-        for index in bucket_order(self.local_id.distance(target)) {
+        for index in bucket_order(self.local_id.distance(target), among) {
             let Some(bucket) = self.buckets.get(index) else {
                 continue;
             };

@@ -1,8 +1,13 @@
 //! Abuse limits of the engine: per-source-IP request rate limits, the
-//! anti-amplification limits toward addresses that never completed a round
-//! trip (a byte budget per second, and never more than
-//! [`AMPLIFICATION_FACTOR`] times the bytes received from the address plus
-//! one datagram), and the rotating secret behind STORE tokens.
+//! anti-amplification byte budget toward addresses that never completed a
+//! round trip, and the rotating secret behind STORE tokens.
+//!
+//! There is deliberately no "three times what it sent" cap on top of the
+//! budget: most honest requesters are not in the answering node's routing
+//! table (tables hold a few hundred of a network's nodes), so such a cap
+//! throttled ordinary lookups (the simulator showed missed closest nodes);
+//! under a flood the per-second budget keeps replies far below the flood's
+//! own bytes.
 //!
 //! Everything here is bounded in memory whatever the input: the per-IP table
 //! holds at most `Config::rate_limit_tracked_ips` entries.
@@ -16,11 +21,6 @@ use rand::Rng;
 use crate::config::Config;
 use crate::id::NodeId;
 use crate::wire::Token;
-
-/// An address that never completed a round trip gets at most this many
-/// times the bytes it sent us (plus one datagram of allowance, so a joining
-/// node's first lookup is answered before its key proof completes).
-pub(crate) const AMPLIFICATION_FACTOR: u64 = 3;
 
 /// One token bucket: refills at `rate` per second up to `burst`.
 #[derive(Debug, Clone, Copy)]
@@ -57,10 +57,6 @@ impl Bucket {
 struct SourceState {
     requests: Bucket,
     unverified_bytes: Bucket,
-    /// Request bytes received from this address while tracked.
-    received: u64,
-    /// Bytes sent to it while it was unverified.
-    sent_unverified: u64,
 }
 
 /// Per-source-IP limits: a request rate, and a budget of bytes the node may
@@ -97,8 +93,6 @@ impl RateLimiter {
         self.sources.entry(ip).or_insert_with(|| SourceState {
             requests: Bucket::full(now, request_burst),
             unverified_bytes: Bucket::full(now, byte_burst),
-            received: 0,
-            sent_unverified: 0,
         })
     }
 
@@ -124,36 +118,21 @@ impl RateLimiter {
         }
     }
 
-    /// Records a request of `len` bytes from `ip` and says whether it may
-    /// be served now (takes one token).
-    pub(crate) fn allow_request(&mut self, now: Instant, ip: IpAddr, len: usize) -> bool {
+    /// Whether a request from `ip` may be served now (takes one token).
+    pub(crate) fn allow_request(&mut self, now: Instant, ip: IpAddr) -> bool {
         let (rate, burst) = (self.request_rate, self.request_burst);
         let s = self.state(now, ip);
-        s.received = s.received.saturating_add(len as u64);
         s.requests.refill(now, rate, burst);
         s.requests.take(1.0)
     }
 
     /// Whether `bytes` may be sent to `ip`, which has not completed a round
-    /// trip with us: within both its byte budget and
-    /// [`AMPLIFICATION_FACTOR`] times what it sent (plus one datagram).
+    /// trip with us (takes the bytes from its budget).
     pub(crate) fn allow_unverified_send(&mut self, now: Instant, ip: IpAddr, bytes: usize) -> bool {
         let (rate, burst) = (self.byte_rate, self.byte_burst);
         let s = self.state(now, ip);
-        let bytes = bytes as u64;
-        let cap = s
-            .received
-            .saturating_mul(AMPLIFICATION_FACTOR)
-            .saturating_add(crate::wire::MAX_DATAGRAM_SIZE as u64);
-        if s.sent_unverified.saturating_add(bytes) > cap {
-            return false;
-        }
         s.unverified_bytes.refill(now, rate, burst);
-        if !s.unverified_bytes.take(bytes as f64) {
-            return false;
-        }
-        s.sent_unverified += bytes;
-        true
+        s.unverified_bytes.take(bytes as f64)
     }
 
     /// Sources currently tracked.
@@ -248,15 +227,15 @@ mod tests {
         let mut rl = RateLimiter::new(&config);
         let t0 = Instant::now();
         for _ in 0..5 {
-            assert!(rl.allow_request(t0, ip(1), 40));
+            assert!(rl.allow_request(t0, ip(1)));
         }
-        assert!(!rl.allow_request(t0, ip(1), 40));
+        assert!(!rl.allow_request(t0, ip(1)));
         // Another source is unaffected.
-        assert!(rl.allow_request(t0, ip(2), 40));
+        assert!(rl.allow_request(t0, ip(2)));
         // 100 ms later, one token is back.
         let t1 = t0 + Duration::from_millis(100);
-        assert!(rl.allow_request(t1, ip(1), 40));
-        assert!(!rl.allow_request(t1, ip(1), 40));
+        assert!(rl.allow_request(t1, ip(1)));
+        assert!(!rl.allow_request(t1, ip(1)));
     }
 
     #[test]
@@ -268,7 +247,7 @@ mod tests {
         let mut rl = RateLimiter::new(&config);
         let t0 = Instant::now();
         for i in 0..100u8 {
-            rl.allow_request(t0, ip(i), 40);
+            rl.allow_request(t0, ip(i));
             assert!(rl.tracked() <= 8);
         }
     }
@@ -281,41 +260,9 @@ mod tests {
         };
         let mut rl = RateLimiter::new(&config);
         let t0 = Instant::now();
-        // Plenty received: only the per-second budget limits.
-        assert!(rl.allow_request(t0, ip(1), 10_000));
         assert!(rl.allow_unverified_send(t0, ip(1), 1500));
         assert!(!rl.allow_unverified_send(t0, ip(1), 1000));
         assert!(rl.allow_unverified_send(t0 + Duration::from_secs(1), ip(1), 1000));
-    }
-
-    #[test]
-    fn unverified_sends_stay_within_three_times_received() {
-        let config = Config {
-            unverified_bytes_per_sec: 1_000_000,
-            rate_limit_requests_per_sec: 100_000,
-            ..Config::default()
-        };
-        let mut rl = RateLimiter::new(&config);
-        let t0 = Instant::now();
-        let mut received = 0u64;
-        let mut sent = 0u64;
-        for i in 0..1000u32 {
-            let t = t0 + Duration::from_millis(u64::from(i));
-            assert!(rl.allow_request(t, ip(7), 40));
-            received += 40;
-            if rl.allow_unverified_send(t, ip(7), 800) {
-                sent += 800;
-            }
-        }
-        let allowance = crate::wire::MAX_DATAGRAM_SIZE as u64;
-        assert!(
-            sent <= AMPLIFICATION_FACTOR * received + allowance,
-            "{sent} > 3 x {received}"
-        );
-        assert!(
-            sent >= AMPLIFICATION_FACTOR * received - 800,
-            "the limit is not over-strict"
-        );
     }
 
     #[test]

@@ -259,15 +259,9 @@ impl Node {
             }
         };
         match msg.body {
-            Body::Request { read_only, request } => self.handle_request(
-                now,
-                from,
-                bytes.len(),
-                msg.txid,
-                msg.sender,
-                read_only,
-                request,
-            ),
+            Body::Request { read_only, request } => {
+                self.handle_request(now, from, msg.txid, msg.sender, read_only, request)
+            }
             Body::Response(response) => {
                 self.handle_answer(now, from, msg.txid, msg.sender, Ok(response))
             }

@@ -10,12 +10,10 @@ use crate::id::NodeId;
 use crate::wire::{self, Body, Contact, ErrorCode, Request, Response, TxId, MAX_CONTACTS};
 
 impl Node {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_request(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        len: usize,
         txid: TxId,
         sender: NodeId,
         read_only: bool,
@@ -25,7 +23,7 @@ impl Node {
         if self.config.client_mode || sender == self.id {
             return;
         }
-        if !self.limiter.allow_request(now, from.ip(), len) {
+        if !self.limiter.allow_request(now, from.ip()) {
             self.stats.requests_rate_limited += 1;
             return;
         }

@@ -804,6 +804,7 @@ fn oversize_value_never_reaches_the_store() {
     assert!(net.raw(outsider(), 0, &bytes).is_empty());
     assert_eq!(net.nodes[0].stats().decode_errors, 1);
     assert_eq!(net.nodes[0].store().len(), 0);
+}
 
 /// Sends a (not read-only) FIND_NODE from `who` at `from` to `node` and
 /// answers every key-proof challenge it sends back; returns how many

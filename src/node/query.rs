@@ -13,7 +13,7 @@ use crate::record::{Record, Refusal};
 use crate::wire::{Contact, ErrorCode, Request, Response, Token};
 
 /// A query in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Query {
     target: NodeId,
     pub(super) iter: ClosestIter,
@@ -28,7 +28,7 @@ pub(super) struct Query {
 }
 
 /// The store phase of a put or add-provider.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct StorePhase {
     started: bool,
     outstanding: usize,
@@ -38,14 +38,14 @@ pub(super) struct StorePhase {
 }
 
 /// A value seen during a get.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Holder {
     contact: Contact,
     token: Token,
     seq: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum BootstrapPhase {
     Pinging { outstanding: usize },
     SelfLookup,
@@ -53,7 +53,7 @@ pub(super) enum BootstrapPhase {
 }
 
 /// What a query does around its lookup.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum QueryKind {
     FindNode,
     Refresh {
@@ -693,10 +693,13 @@ impl Node {
                 failed: phase.failed + phase.outstanding,
             },
             QueryKind::GetProviders { providers, .. } => QueryOutcome::Providers { providers },
-            QueryKind::Bootstrap { reached, .. } => QueryOutcome::Bootstrap {
-                reached,
-                table_size: self.table.len(),
-            },
+            QueryKind::Bootstrap { reached, .. } => {
+                self.release_memory(now);
+                QueryOutcome::Bootstrap {
+                    reached,
+                    table_size: self.table.len(),
+                }
+            }
         };
         if q.notify {
             self.events.push_back(Event::QueryFinished {

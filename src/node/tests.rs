@@ -627,3 +627,6 @@ fn client_mode_node_never_enters_tables() {
     assert!(!net.nodes[0].routing_table().contains(&client));
     assert!(!net.nodes[1].routing_table().contains(&client));
 }
+
+#[path = "tests_proofs.rs"]
+mod proofs;

@@ -24,6 +24,7 @@
 //! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts, key proofs, abuse limits |
 //! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
+//! | [`sim`] | deterministic network simulator: many real engines on virtual time, link model, churn, lookup measurements |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -39,6 +40,7 @@ pub mod record;
 pub mod routing;
 #[cfg(feature = "runtime")]
 pub mod runtime;
+pub mod sim;
 pub mod store;
 pub mod wire;
 

@@ -70,7 +70,11 @@ impl LinkModel {
                 let u2 = unit(mix64(h));
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
                 let secs = median.as_secs_f64() * (sigma * z).exp();
-                Duration::from_secs_f64(secs.clamp(0.0, max.as_secs_f64()))
+                if secs.is_finite() {
+                    Duration::from_secs_f64(secs.clamp(0.0, max.as_secs_f64()))
+                } else {
+                    max
+                }
             }
         }
     }
@@ -150,6 +154,22 @@ mod tests {
         let median = ms[5_000].as_secs_f64() * 1000.0;
         assert!((45.0..55.0).contains(&median), "median {median}");
         assert!(ms[10_000] <= Duration::from_millis(400));
+    }
+
+    #[test]
+    fn extreme_lognormal_shapes_stay_within_the_cap() {
+        let config = LinkConfig {
+            latency: LatencyDistribution::LogNormal {
+                median: Duration::ZERO,
+                sigma: 1e6,
+                max: Duration::from_secs(1),
+            },
+            ..LinkConfig::default()
+        };
+        let link = LinkModel::new(config, 9);
+        for i in 0..1_000u32 {
+            assert!(link.base_latency(i, i + 1) <= Duration::from_secs(1));
+        }
     }
 
     #[test]

@@ -274,7 +274,10 @@ impl Simulation {
             if self.live.is_empty() {
                 return None;
             }
-            let slot = self.live[self.rng.gen_range(0..self.live.len())];
+            let slot = self
+                .live
+                .get(self.rng.gen_range(0..self.live.len()))
+                .copied()?;
             if ok(self, slot) {
                 return Some(slot);
             }

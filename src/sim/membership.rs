@@ -74,7 +74,9 @@ impl Simulation {
         let mut tries = 0;
         while addrs.len() < self.cfg.bootstrap_contacts.min(among) && tries < 64 {
             tries += 1;
-            let pick = self.live[self.rng.gen_range(0..among)];
+            let Some(&pick) = self.live.get(self.rng.gen_range(0..among)) else {
+                break;
+            };
             let addr = node_addr(pick as usize);
             if pick != slot && !addrs.contains(&addr) {
                 addrs.push(addr);
@@ -208,7 +210,9 @@ impl Simulation {
             if self.live.len() <= 1 {
                 break;
             }
-            let slot = self.live[self.rng.gen_range(0..self.live.len())];
+            let Some(&slot) = self.live.get(self.rng.gen_range(0..self.live.len())) else {
+                break;
+            };
             if !self.pinned.get(slot as usize).copied().unwrap_or(true) {
                 self.remove_node(slot as usize, graceful);
                 self.left += 1;

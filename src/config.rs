@@ -91,6 +91,11 @@ pub struct Config {
     /// Source IPs tracked by the rate limiter before the oldest are dropped.
     /// Default 16,384.
     pub rate_limit_tracked_ips: usize,
+    /// Peers whose round-trip time is tracked individually (for per-peer
+    /// adaptive timeouts); past this the per-peer estimates are forgotten
+    /// and the node-wide one is used until they are measured again.
+    /// Default 160 (8 k): the contacts of a few concurrent lookups.
+    pub rtt_tracked_peers: usize,
     /// A client-mode node asks but answers nothing, and marks its requests
     /// read-only so it never appears in others' routing tables. Default
     /// `false`.
@@ -130,6 +135,7 @@ impl Default for Config {
             rate_limit_burst: 400,
             unverified_bytes_per_sec: 8 * 1024,
             rate_limit_tracked_ips: 16_384,
+            rtt_tracked_peers: 160,
             client_mode: false,
             disjoint_paths: 1,
         }

@@ -26,6 +26,7 @@
 //! | [`meshara`] | the Meshara adapter: signed contacts under Meshara ids, verified lookups, `route_with_dht` with a key proof before sending, maintenance, a reference TCP transport (feature `meshara`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
 //! | `src/bin/meshara-dht/` | the `meshara-dht` binary (feature `cli`): `testnet`, `node`, `put`, `get`, `find-node`, `find-peer` |
+//! | [`sim`] | deterministic network simulator: many real engines on virtual time, link model, churn, lookup measurements |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara
 #![warn(missing_docs, unreachable_pub)]
@@ -43,6 +44,7 @@ pub mod record;
 pub mod routing;
 #[cfg(feature = "runtime")]
 pub mod runtime;
+pub mod sim;
 pub mod store;
 pub mod wire;
 

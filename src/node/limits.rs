@@ -61,7 +61,7 @@ struct SourceState {
 
 /// Per-source-IP limits: a request rate, and a budget of bytes the node may
 /// send to an address that has not proved it receives our datagrams.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
     sources: HashMap<IpAddr, SourceState>,
     request_rate: f64,
@@ -97,8 +97,25 @@ impl RateLimiter {
     }
 
     /// Drops sources whose buckets have refilled (forgetting them loses
-    /// nothing); if none has, drops the one idle longest.
+    /// nothing); if none has, drops the one idle longest (ties: the lowest
+    /// address, so the choice does not depend on hash order).
     fn make_room(&mut self, now: Instant) {
+        self.forget_refilled(now);
+        if self.sources.len() >= self.capacity {
+            if let Some(oldest) = self
+                .sources
+                .iter()
+                .min_by_key(|(ip, s)| (s.requests.last, **ip))
+                .map(|(ip, _)| *ip)
+            {
+                self.sources.remove(&oldest);
+            }
+        }
+    }
+
+    /// Drops the sources whose buckets are full again: a fresh entry would
+    /// be identical.
+    fn forget_refilled(&mut self, now: Instant) {
         let full_after = Duration::from_secs_f64(
             (self.request_burst / self.request_rate.max(1e-9))
                 .max(self.byte_burst / self.byte_rate.max(1e-9))
@@ -106,15 +123,14 @@ impl RateLimiter {
         );
         self.sources
             .retain(|_, s| now.saturating_duration_since(s.requests.last) < full_after);
-        if self.sources.len() >= self.capacity {
-            if let Some(oldest) = self
-                .sources
-                .iter()
-                .min_by_key(|(_, s)| s.requests.last)
-                .map(|(ip, _)| *ip)
-            {
-                self.sources.remove(&oldest);
-            }
+    }
+
+    /// Forgets refilled sources and shrinks the map when it holds under a
+    /// quarter of its capacity.
+    pub(crate) fn release_memory(&mut self, now: Instant) {
+        self.forget_refilled(now);
+        if self.sources.len() * 4 < self.sources.capacity() {
+            self.sources.shrink_to(2 * self.sources.len());
         }
     }
 
@@ -145,7 +161,7 @@ impl RateLimiter {
 /// The rotating secret behind STORE tokens: a token is the first 8 bytes of
 /// `SHA-1(secret || ip)`; tokens made with the current or the previous
 /// secret are accepted, so a token lives between one and two rotations.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TokenSecrets {
     current: [u8; 16],
     previous: [u8; 16],

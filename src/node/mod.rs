@@ -85,7 +85,7 @@ enum Purpose {
     Eviction,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pending {
     to: SocketAddr,
     expected: Option<NodeId>,
@@ -97,7 +97,7 @@ struct Pending {
 }
 
 /// A record this node published and keeps alive by republishing.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Published {
     Record(Box<Record>),
     Provider,
@@ -105,7 +105,12 @@ enum Published {
 
 /// One DHT node's protocol state machine. See the module docs for the life
 /// cycle.
-#[derive(Debug)]
+///
+/// `Clone` copies the whole state, RNG and secrets included: the copy
+/// behaves exactly as the original would (the simulator clones bootstrapped
+/// networks instead of building them again). Never run two copies on the
+/// network at once: they share an identity.
+#[derive(Debug, Clone)]
 pub struct Node {
     config: Config,
     identity: Identity,
@@ -149,7 +154,7 @@ impl Node {
                 config.rpc_timeout_initial,
                 config.rpc_timeout_min,
                 config.rpc_timeout_max,
-                config.k * 8,
+                config.rtt_tracked_peers,
             ),
             limiter: RateLimiter::new(&config),
             tokens,
@@ -392,18 +397,32 @@ impl Node {
         let Some(p) = self.pending.get_mut(&txid) else {
             return;
         };
-        if let (Purpose::Lookup(qid), false) = (p.purpose, p.overdue) {
-            // Soft deadline of a lookup request: free its slot, keep
-            // listening for a late answer.
-            p.overdue = true;
-            let hard = now + self.config.rpc_late_window;
-            let peer = p.expected;
-            self.deadlines.insert((hard, txid));
-            if let (Some(q), Some(peer)) = (self.queries.get_mut(&qid), peer) {
-                q.iter.on_overdue(&peer);
+        if !p.overdue {
+            match p.purpose {
+                Purpose::Lookup(qid) => {
+                    // Soft deadline of a lookup request: free its slot, keep
+                    // listening for a late answer.
+                    p.overdue = true;
+                    let hard = now + self.config.rpc_late_window;
+                    let peer = p.expected;
+                    self.deadlines.insert((hard, txid));
+                    if let (Some(q), Some(peer)) = (self.queries.get_mut(&qid), peer) {
+                        q.iter.on_overdue(&peer);
+                    }
+                    self.drive_query(now, qid);
+                    return;
+                }
+                Purpose::Proof { .. } | Purpose::Eviction | Purpose::Repair => {
+                    // Nobody waits on these, and failing them early is
+                    // costly (a live contact evicted, a proof lost): they
+                    // get the late window too.
+                    p.overdue = true;
+                    self.deadlines
+                        .insert((now + self.config.rpc_late_window, txid));
+                    return;
+                }
+                Purpose::Store(_) | Purpose::BootstrapPing { .. } => {}
             }
-            self.drive_query(now, qid);
-            return;
         }
         let Some(p) = self.pending.remove(&txid) else {
             return;
@@ -478,8 +497,9 @@ impl Node {
             addr: from,
         };
         // Any answer proves liveness; a contact not yet in the table must
-        // prove its key before it enters.
-        if self.table.contains(&sender) {
+        // prove its key before it enters (a spare in a replacement cache
+        // already did).
+        if self.table.contains(&sender) || self.is_spare(&contact) {
             self.table.on_success(&sender, now);
         } else if !matches!(
             p.purpose,
@@ -530,13 +550,48 @@ impl Node {
         }
     }
 
+    /// Whether `contact` waits in a replacement cache, at that address: it
+    /// proved its key when it was parked there.
+    fn is_spare(&self, contact: &Contact) -> bool {
+        self.id
+            .bucket_index(&contact.id)
+            .and_then(|i| self.table.bucket(i))
+            .is_some_and(|b| b.replacements().iter().any(|e| e.contact == *contact))
+    }
+
+    /// Whether a key proof of `contact` could change the routing table.
+    /// Not when it is already a spare (it proved its key then), and not
+    /// when its bucket is full of entries with no failed request and the
+    /// bucket's replacement cache is full of spares seen within the
+    /// refresh interval: the newcomer would at best displace a fresh spare.
+    /// A proof costs the peer a signature, us a verification, and both a
+    /// round trip: in the simulator, before this check, a node re-proved
+    /// every spare each time it talked to us and proved every stranger
+    /// whose bucket was full, and such proofs were most of the traffic.
+    fn proof_could_matter(&self, now: Instant, contact: &Contact) -> bool {
+        let Some(bucket) = self
+            .id
+            .bucket_index(&contact.id)
+            .and_then(|i| self.table.bucket(i))
+        else {
+            return false;
+        };
+        if bucket.replacements().iter().any(|e| e.contact == *contact) {
+            return false;
+        }
+        let bucket_settled =
+            bucket.len() >= self.config.k && bucket.entries().iter().all(|e| e.failures == 0);
+        let spares_fresh = bucket.replacements().len() >= self.config.replacement_cache_size
+            && bucket.replacements().iter().all(|e| {
+                now.saturating_duration_since(e.last_seen) < self.config.bucket_refresh_interval
+            });
+        !(bucket_settled && spares_fresh)
+    }
+
     /// Asks `contact` to prove its key, unless that is already under way or
-    /// it already did: a contact waiting in its bucket's replacement cache
-    /// at this address proved its key before it was parked there, and is
-    /// not asked again on every message (which cost a signature, a
-    /// verification and a ping-before-evict each time).
+    /// could not change the table.
     fn start_proof(&mut self, now: Instant, contact: Contact) {
-        if self.is_cached(&contact) {
+        if !self.proof_could_matter(now, &contact) {
             return;
         }
         if self.proving.len() >= MAX_PENDING_PROOFS || !self.proving.insert(contact.id) {
@@ -557,15 +612,6 @@ impl Node {
         {
             self.proving.remove(&contact.id);
         }
-    }
-
-    /// Whether `contact` (id and address) waits in its bucket's
-    /// replacement cache.
-    fn is_cached(&self, contact: &Contact) -> bool {
-        self.id
-            .bucket_index(&contact.id)
-            .and_then(|index| self.table.bucket(index))
-            .is_some_and(|b| b.replacements().iter().any(|e| e.contact == *contact))
     }
 
     /// Checks a key proof in a Pong and, if it holds, offers the contact to
@@ -619,6 +665,7 @@ impl Node {
     // ----- housekeeping --------------------------------------------------
 
     fn maintenance(&mut self, now: Instant) {
+        self.release_memory(now);
         if !self.table.is_empty() {
             let idle = self
                 .table
@@ -630,12 +677,15 @@ impl Node {
                 }
             }
         }
-        let due: Vec<Key> = self
+        let mut due: Vec<Key> = self
             .published
             .iter()
             .filter(|(_, (_, at))| *at <= now)
             .map(|(k, _)| *k)
             .collect();
+        // Hash-map order differs between runs; the RNG draws of the
+        // queries started below must not.
+        due.sort_unstable();
         for key in due {
             let Some((what, at)) = self.published.get_mut(&key) else {
                 continue;
@@ -649,10 +699,44 @@ impl Node {
         }
     }
 
+    /// Gives back memory a burst left behind: hash tables and queues keep
+    /// their peak capacity, so after a bootstrap (hundreds of requests in
+    /// flight at once) a node would otherwise hold tens of kilobytes of
+    /// empty slots for good. Runs after each bootstrap and at every
+    /// housekeeping round; shrinks only what is mostly empty.
+    pub(super) fn release_memory(&mut self, now: Instant) {
+        shrink_map(&mut self.pending);
+        shrink_map(&mut self.queries);
+        shrink_set(&mut self.proving);
+        shrink_set(&mut self.evicting);
+        if self.transmits.len() * 4 < self.transmits.capacity() {
+            self.transmits.shrink_to(2 * self.transmits.len());
+        }
+        if self.events.len() * 4 < self.events.capacity() {
+            self.events.shrink_to(2 * self.events.len());
+        }
+        self.limiter.release_memory(now);
+        self.rtt.release_memory();
+    }
+
     /// Stops republishing `key` (the record then expires from the DHT after
     /// its TTL).
     pub fn stop_publishing(&mut self, key: &Key) -> bool {
         self.published.remove(key).is_some()
+    }
+}
+
+/// Shrinks a map holding under a quarter of its capacity.
+fn shrink_map<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.len() * 4 < map.capacity() {
+        map.shrink_to(2 * map.len());
+    }
+}
+
+/// Shrinks a set holding under a quarter of its capacity.
+fn shrink_set<T: Eq + std::hash::Hash>(set: &mut HashSet<T>) {
+    if set.len() * 4 < set.capacity() {
+        set.shrink_to(2 * set.len());
     }
 }
 

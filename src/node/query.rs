@@ -15,7 +15,7 @@ use crate::record::{Record, Refusal};
 use crate::wire::{Contact, ErrorCode, Request, Response, Token};
 
 /// A query in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Query {
     target: NodeId,
     pub(super) iter: DisjointIter,
@@ -30,7 +30,7 @@ pub(super) struct Query {
 }
 
 /// The store phase of a put or add-provider.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct StorePhase {
     started: bool,
     outstanding: usize,
@@ -40,14 +40,14 @@ pub(super) struct StorePhase {
 }
 
 /// A value seen during a get.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Holder {
     contact: Contact,
     token: Token,
     seq: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum BootstrapPhase {
     Pinging { outstanding: usize },
     SelfLookup,
@@ -55,7 +55,7 @@ pub(super) enum BootstrapPhase {
 }
 
 /// What a query does around its lookup.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum QueryKind {
     FindNode,
     Refresh {
@@ -734,10 +734,13 @@ impl Node {
                 failed: phase.failed + phase.outstanding,
             },
             QueryKind::GetProviders { providers, .. } => QueryOutcome::Providers { providers },
-            QueryKind::Bootstrap { reached, .. } => QueryOutcome::Bootstrap {
-                reached,
-                table_size: self.table.len(),
-            },
+            QueryKind::Bootstrap { reached, .. } => {
+                self.release_memory(now);
+                QueryOutcome::Bootstrap {
+                    reached,
+                    table_size: self.table.len(),
+                }
+            }
         };
         if q.notify {
             self.events.push_back(Event::QueryFinished {

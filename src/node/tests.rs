@@ -905,3 +905,6 @@ fn cached_contact_is_not_asked_to_prove_its_key_again() {
     assert_eq!(request_and_prove(&mut node, now, moved, &second), 1);
     assert_eq!(node.stats().key_proofs_verified, 3);
 }
+
+#[path = "tests_proofs.rs"]
+mod proofs;

@@ -143,6 +143,7 @@ impl RoutingTable {
         let entry = Entry::new(contact, now);
 
         if bucket.entries.len() < k {
+            KBucket::reserve_one(&mut bucket.entries, k);
             bucket.entries.push(entry);
             self.count(&contact.addr);
             self.len += 1;
@@ -518,6 +519,7 @@ impl RoutingTable {
             return None;
         }
         let entry = bucket.replacements.remove(pos);
+        KBucket::reserve_one(&mut bucket.entries, self.k);
         bucket.insert_by_last_seen(entry);
         self.count(&entry.contact.addr);
         self.len += 1;
@@ -574,6 +576,7 @@ impl RoutingTable {
         if bucket.replacements.len() >= cache_size {
             bucket.replacements.remove(0);
         }
+        KBucket::reserve_one(&mut bucket.replacements, cache_size);
         bucket.replacements.push(entry);
     }
 }

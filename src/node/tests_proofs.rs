@@ -1,0 +1,127 @@
+//! Engine tests of routing-table admission costs: key proofs are asked
+//! only when they can change the table, and ping-before-evict waits out
+//! the late window before it evicts a contact. Uses the `Net` harness of
+//! `tests.rs`.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+/// A config whose buckets hold one contact and one spare, so a handful of
+/// nodes fill a bucket.
+fn tiny_buckets() -> Config {
+    Config {
+        k: 1,
+        alpha: 1,
+        replacement_cache_size: 1,
+        ..Config::local()
+    }
+}
+
+/// The nodes (other than 0) in node 0's most populated bucket, and that
+/// bucket's index.
+fn crowded_bucket(net: &Net) -> (usize, Vec<usize>) {
+    let local = net.nodes[0].id();
+    let mut buckets: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, node) in net.nodes.iter().enumerate().skip(1) {
+        if let Some(b) = local.bucket_index(&node.id()) {
+            buckets.entry(b).or_default().push(i);
+        }
+    }
+    buckets
+        .into_iter()
+        .max_by_key(|(_, v)| v.len())
+        .expect("some bucket")
+}
+
+fn spares(net: &Net, bucket: usize) -> Vec<NodeId> {
+    net.nodes[0]
+        .routing_table()
+        .bucket(bucket)
+        .expect("bucket")
+        .replacements()
+        .iter()
+        .map(|e| e.contact.id)
+        .collect()
+}
+
+#[test]
+fn spares_and_strangers_of_a_settled_bucket_are_not_asked_to_prove_again() {
+    let mut net = Net::new(8, tiny_buckets());
+    let (bucket, peers) = crowded_bucket(&net);
+    assert!(peers.len() >= 3, "seeds give {peers:?}");
+    let (b, c, d) = (peers[0], peers[1], peers[2]);
+    let boot = net.addrs[0];
+    // B joins through A (node 0) and fills A's one-contact bucket.
+    let q = net.nodes[b].start_bootstrap(net.now, vec![boot]);
+    net.wait(b, q);
+    net.settle();
+    // C joins: A has it prove its key, finds the bucket full, pings B
+    // (alive) and keeps C as the bucket's spare.
+    let q = net.nodes[c].start_bootstrap(net.now, vec![boot]);
+    net.wait(c, q);
+    net.settle();
+    let id_b = net.nodes[b].id();
+    let id_c = net.nodes[c].id();
+    assert!(net.nodes[0].routing_table().contains(&id_b));
+    assert_eq!(spares(&net, bucket), vec![id_c]);
+    let proofs = net.nodes[0].stats().key_proofs_verified;
+    // C talks to A again: it proved its key when it was parked.
+    let q = net.nodes[c].start_find_node(net.now, NodeId::sha1(b"anything"));
+    net.wait(c, q);
+    net.settle();
+    assert_eq!(net.nodes[0].stats().key_proofs_verified, proofs);
+    // D, a stranger whose bucket is full and whose spare is fresh, could
+    // only displace that spare: no proof either.
+    let q = net.nodes[d].start_bootstrap(net.now, vec![boot]);
+    net.wait(d, q);
+    net.settle();
+    assert_eq!(net.nodes[0].stats().key_proofs_verified, proofs);
+    assert_eq!(spares(&net, bucket), vec![id_c]);
+    assert!(net.nodes[0].routing_table().contains(&id_b));
+}
+
+#[test]
+fn eviction_ping_answered_after_its_soft_deadline_keeps_the_contact() {
+    let mut net = Net::new(8, tiny_buckets());
+    let (bucket, peers) = crowded_bucket(&net);
+    let (b, c) = (peers[0], peers[1]);
+    let (boot, addr_b) = (net.addrs[0], net.addrs[b]);
+    let q = net.nodes[b].start_bootstrap(net.now, vec![boot]);
+    net.wait(b, q);
+    net.settle();
+    // C joins; hold A's ping-before-evict to B when it is sent.
+    let _q = net.nodes[c].start_bootstrap(net.now, vec![boot]);
+    let held = loop {
+        for i in 0..net.nodes.len() {
+            net.collect(i);
+        }
+        let eviction_ping = net.queue.iter().position(|(from, to, bytes)| {
+            *from == boot
+                && *to == addr_b
+                && matches!(
+                    wire::decode(bytes).map(|m| m.body),
+                    Ok(Body::Request {
+                        request: Request::Ping { challenge: None },
+                        ..
+                    })
+                )
+        });
+        if let Some(pos) = eviction_ping {
+            break net.queue.remove(pos).expect("queued").2;
+        }
+        net.step();
+    };
+    net.settle();
+    // The answer comes a second late: past the adaptive timeout (B's
+    // round trips so far took no time), within the late window.
+    net.now += Duration::from_secs(1);
+    net.nodes[0].handle_timeout(net.now);
+    net.collect(0);
+    net.nodes[b].handle_datagram(net.now, boot, &held);
+    net.settle();
+    let id_b = net.nodes[b].id();
+    assert!(net.nodes[0].routing_table().contains(&id_b));
+    assert_eq!(spares(&net, bucket), vec![net.nodes[c].id()]);
+    assert_eq!(net.nodes[0].stats().requests_timed_out, 0);
+}

@@ -1,0 +1,244 @@
+//! The event queue and the loop that runs it: datagram deliveries (through
+//! the link model and any partition), engine timers (with stale-event
+//! skipping), commands, and the event-log hash.
+//!
+//! This module owns the order in which things happen. It never decides
+//! anything about the protocol: it hands datagrams and timeouts to the
+//! engines and collects what they emit.
+
+use std::cmp::Ordering;
+
+use super::link::Fate;
+use super::{nanos, slot_of, Simulation, SlotState};
+use crate::node::Event;
+
+/// One entry of the event queue. Ordered so that `BinaryHeap` (a max-heap)
+/// pops the earliest `(at, seq)` first.
+#[derive(Debug, Clone)]
+pub(super) struct Scheduled {
+    pub(super) at: u64,
+    pub(super) seq: u64,
+    pub(super) what: What,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// What an event does.
+#[derive(Debug, Clone)]
+pub(super) enum What {
+    /// A datagram arrives at `to`.
+    Deliver {
+        from: u32,
+        to: u32,
+        payload: Vec<u8>,
+    },
+    /// Node `node`'s timer, if still armed for this instant.
+    Timer { node: u32 },
+    /// A simulator command.
+    Command(Command),
+}
+
+/// Things the simulator itself does at a given time.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Command {
+    /// Create the next node and bootstrap it from the first `from_live`
+    /// entries of the live list (a bootstrap wave).
+    WaveJoin { from_live: u32 },
+    /// Start planned lookup `index` of the current batch.
+    StartLookup { index: u32 },
+    /// A churn departure of generation `generation`.
+    Leave { generation: u64 },
+    /// A churn arrival of generation `generation`.
+    Join { generation: u64 },
+}
+
+impl Simulation {
+    pub(super) fn schedule(&mut self, at: u64, what: What) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            what,
+        });
+    }
+
+    /// Runs events until `done` holds (checked before each event) or the
+    /// next event is later than `until`; then virtual time is `until` if
+    /// the queue ran past it. Returns whether `done` held.
+    pub(super) fn run_until(&mut self, until: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            let Some(next) = self.queue.peek() else {
+                self.now = self.now.max(until);
+                return false;
+            };
+            if next.at > until {
+                self.now = self.now.max(until);
+                return false;
+            }
+            let Some(ev) = self.queue.pop() else {
+                return false;
+            };
+            self.now = self.now.max(ev.at);
+            match ev.what {
+                What::Deliver { from, to, payload } => self.deliver(from, to, &payload),
+                What::Timer { node } => self.fire_timer(node, ev.at),
+                What::Command(c) => self.command(c),
+            }
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::WaveJoin { from_live } => self.wave_join(from_live),
+            Command::StartLookup { index } => self.start_lookup(index),
+            Command::Leave { generation } => self.churn_leave(generation),
+            Command::Join { generation } => self.churn_join(generation),
+        }
+    }
+
+    fn deliver(&mut self, from: u32, to: u32, payload: &[u8]) {
+        let sender_crashed = self
+            .slots
+            .get(from as usize)
+            .is_some_and(|s| s.state == SlotState::Crashed);
+        if sender_crashed {
+            self.stats.to_departed += 1;
+            return;
+        }
+        if self.partition_blocks(from, to) {
+            self.stats.partitioned += 1;
+            return;
+        }
+        let now = self.now;
+        let instant = self.instant(now);
+        let Some(mut node) = self.slots.get_mut(to as usize).and_then(|s| s.node.take()) else {
+            self.stats.to_departed += 1;
+            return;
+        };
+        self.stats.delivered += 1;
+        if self.cfg.hash_event_log {
+            self.log.update(&now.to_le_bytes());
+            self.log.update(&from.to_le_bytes());
+            self.log.update(&to.to_le_bytes());
+            self.log.update(&(payload.len() as u32).to_le_bytes());
+            self.log.update(payload);
+        }
+        node.handle_datagram(instant, super::node_addr(from as usize), payload);
+        self.collect(to, node);
+    }
+
+    fn fire_timer(&mut self, slot: u32, at: u64) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if s.timer != at {
+            self.stats.stale_timers += 1;
+            return;
+        }
+        s.timer = u64::MAX;
+        let Some(mut node) = s.node.take() else {
+            return;
+        };
+        self.stats.timers += 1;
+        node.handle_timeout(self.instant(at));
+        self.collect(slot, node);
+    }
+
+    /// Drains `node`'s datagrams and events after an input, re-arms its
+    /// timer, and puts it back into `slot`.
+    pub(super) fn collect(&mut self, slot: u32, mut node: Box<crate::node::Node>) {
+        while let Some(t) = node.poll_transmit() {
+            let Some(to) = slot_of(&t.dest).and_then(|s| u32::try_from(s).ok()) else {
+                self.stats.unroutable += 1;
+                continue;
+            };
+            match self.link.fate(&mut self.rng, slot, to) {
+                Fate::Lost => self.stats.lost += 1,
+                Fate::Once(d) => {
+                    let at = self.now.saturating_add(nanos(d));
+                    self.schedule(
+                        at,
+                        What::Deliver {
+                            from: slot,
+                            to,
+                            payload: t.payload,
+                        },
+                    );
+                }
+                Fate::Twice(d1, d2) => {
+                    self.stats.duplicated += 1;
+                    let (at1, at2) = (
+                        self.now.saturating_add(nanos(d1)),
+                        self.now.saturating_add(nanos(d2)),
+                    );
+                    self.schedule(
+                        at1,
+                        What::Deliver {
+                            from: slot,
+                            to,
+                            payload: t.payload.clone(),
+                        },
+                    );
+                    self.schedule(
+                        at2,
+                        What::Deliver {
+                            from: slot,
+                            to,
+                            payload: t.payload,
+                        },
+                    );
+                }
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(e) = node.poll_event() {
+            events.push(e);
+        }
+        let deadline = node.poll_timeout().map(|t| self.offset(t).max(self.now));
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.node = Some(node);
+            if let Some(at) = deadline {
+                if at < s.timer {
+                    s.timer = at;
+                    self.schedule(at, What::Timer { node: slot });
+                }
+            }
+        }
+        for e in events {
+            self.on_event(slot, e);
+        }
+    }
+
+    fn on_event(&mut self, slot: u32, event: Event) {
+        if self.cfg.hash_event_log {
+            self.log.update(&self.now.to_le_bytes());
+            self.log.update(&slot.to_le_bytes());
+            self.log.update(format!("{event:?}").as_bytes());
+        }
+        let Event::QueryFinished { id, outcome, stats } = event;
+        if let Some(t) = self.tracked.remove(&(slot, id)) {
+            self.query_finished(slot, t, outcome, stats);
+        }
+    }
+}

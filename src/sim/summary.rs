@@ -252,13 +252,13 @@ impl Summary {
     }
 }
 
-/// A finite float as JSON (3 decimals, trailing zeros trimmed); `null` if
-/// not finite.
+/// A finite float as JSON (6 decimals, trailing zeros trimmed, so a
+/// success rate of 0.9998 is not rounded to 1); `null` if not finite.
 fn num(x: f64) -> String {
     if !x.is_finite() {
         return "null".into();
     }
-    let s = format!("{x:.3}");
+    let s = format!("{x:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {
         "0".into()
@@ -372,8 +372,9 @@ mod tests {
     fn json_numbers_are_trimmed() {
         assert_eq!(num(3.0), "3");
         assert_eq!(num(0.5), "0.5");
-        assert_eq!(num(1.23456), "1.235");
+        assert_eq!(num(0.9998), "0.9998");
+        assert_eq!(num(1.23456789), "1.234568");
         assert_eq!(num(f64::NAN), "null");
-        assert_eq!(num(-0.0001), "0");
+        assert_eq!(num(-0.0000001), "0");
     }
 }

@@ -25,7 +25,7 @@
 //! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
 //! | [`meshara`] | the Meshara adapter: signed contacts under Meshara ids, verified lookups, `route_with_dht` with a key proof before sending, maintenance, a reference TCP transport (feature `meshara`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
-//! | `src/bin/meshara-dht/` | the `meshara-dht` binary (feature `cli`): `testnet`, `node`, `put`, `get`, `find-node`, `find-peer` |
+//! | `src/bin/meshara-dht/` | the `meshara-dht` binary (feature `cli`): `testnet`, `node`, `put`, `get`, `find-node`, `find-peer`, `sim` |
 //! | [`sim`] | deterministic network simulator: many real engines on virtual time, link model, churn, lookup measurements |
 //!
 //! [Meshara]: https://github.com/sebyx07/meshara

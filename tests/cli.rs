@@ -502,3 +502,41 @@ fn bootstrap_file_in_the_state_dir_is_used() {
     );
     a.stop();
 }
+
+#[test]
+fn sim_prints_its_summary_and_ends_with_json() {
+    let r = run(&[
+        "sim",
+        "--nodes",
+        "60",
+        "--lookups",
+        "30",
+        "--seed",
+        "4",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{r:?}");
+    let summary = r.json();
+    assert_eq!(summary["nodes"], 60);
+    assert_eq!(summary["lookups"], 30);
+    assert_eq!(summary["success_rate"], 1.0, "{summary}");
+    for field in [
+        "hops_p50",
+        "hops_p90",
+        "hops_p99",
+        "hops_max",
+        "msgs_p50",
+        "msgs_p99",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "wall_s",
+        "peak_rss_mb",
+    ] {
+        assert!(summary[field].is_number(), "{field} missing: {summary}");
+    }
+    assert!(r.stdout.contains("hops histogram"), "{}", r.stdout);
+    // Bad values are refused by the command line, exit code 2.
+    let bad = run(&["sim", "--loss", "1.5"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(bad.stderr.contains("not between 0 and 1"), "{}", bad.stderr);
+}

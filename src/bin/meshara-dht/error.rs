@@ -73,6 +73,9 @@ pub(crate) enum CliError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    /// The simulation's configuration is invalid.
+    #[error("invalid simulation: {0}")]
+    Sim(meshara_dht::error::SimError),
     /// A spawned task of the testnet panicked or was cancelled.
     #[error("a testnet task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -16,6 +16,7 @@ mod error;
 mod metrics;
 mod node;
 mod progress;
+mod sim;
 mod state;
 mod testnet;
 
@@ -54,9 +55,9 @@ enum Command {
     FindNode(client::FindNodeArgs),
     /// Find the address a node advertises under its id.
     FindPeer(client::FindPeerArgs),
-    // The `sim` subcommand (a simulated network of up to 100,000 nodes)
-    // joins here once the simulator lands: a `Sim(sim::SimArgs)` variant,
-    // a `sim.rs` module, and one arm in `run` below.
+    /// Simulate a network of real engines on virtual time (up to 200,000
+    /// nodes) and print hop, message and latency figures.
+    Sim(sim::SimArgs),
 }
 
 /// What a command asks `main` to exit with, when it did not fail.
@@ -97,6 +98,7 @@ async fn run(command: Command, progress: Progress) -> Result<Outcome, CliError> 
         Command::Get(args) => client::get(args, progress).await,
         Command::FindNode(args) => client::find_node(args, progress).await,
         Command::FindPeer(args) => client::find_peer(args, progress).await,
+        Command::Sim(args) => sim::run(args, progress).await,
     }
 }
 

@@ -333,7 +333,12 @@ impl Dht {
 
     async fn put(&self, record: Record) -> Result<PutReport, DhtError> {
         record.verify()?;
-        match self.query(QueryRequest::Put(record)).await? {
+        self.store_query(QueryRequest::Put(record)).await
+    }
+
+    /// Runs a put or add-provider query; no node storing it is an error.
+    async fn store_query(&self, request: QueryRequest) -> Result<PutReport, DhtError> {
+        match self.query(request).await? {
             (
                 QueryOutcome::Put {
                     key,
@@ -374,23 +379,7 @@ impl Dht {
 
     /// Announces this node as a provider of `key` and keeps re-announcing.
     pub async fn add_provider(&self, key: Key) -> Result<PutReport, DhtError> {
-        match self.query(QueryRequest::AddProvider(key)).await? {
-            (
-                QueryOutcome::Put {
-                    key,
-                    stored,
-                    refused,
-                    failed,
-                },
-                stats,
-            ) => {
-                if stored == 0 {
-                    return Err(DhtError::NotStored { refused, failed });
-                }
-                Ok(PutReport { key, stored, stats })
-            }
-            _ => Err(DhtError::Shutdown),
-        }
+        self.store_query(QueryRequest::AddProvider(key)).await
     }
 
     /// The providers of `key` found among the k closest nodes.

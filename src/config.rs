@@ -166,11 +166,17 @@ pub enum ConfigError {
 
 impl Config {
     /// A configuration for nodes that all live on one machine (tests,
-    /// `testnet`): the subnet caps, which would otherwise let only a few
-    /// 127.0.0.1 nodes into each table, are off.
+    /// `testnet`, examples): every node shares one IP address, so the
+    /// per-address defences would treat the whole network as one peer. The
+    /// subnet caps (which would let only a few 127.0.0.1 nodes into each
+    /// table) are off, and the per-IP request rate and unverified-byte
+    /// budget are lifted. Never use it on a public network.
     pub fn local() -> Self {
         Config {
             subnet_caps_on_local: false,
+            rate_limit_requests_per_sec: 1_000_000,
+            rate_limit_burst: 1_000_000,
+            unverified_bytes_per_sec: u32::MAX,
             ..Config::default()
         }
     }

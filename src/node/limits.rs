@@ -5,7 +5,12 @@
 //! one datagram), and the rotating secret behind STORE tokens.
 //!
 //! Everything here is bounded in memory whatever the input: the per-IP table
-//! holds at most `Config::rate_limit_tracked_ips` entries.
+//! holds at most `Config::rate_limit_tracked_ips` entries. A full table first
+//! forgets sources idle long enough for their buckets to refill; if none is,
+//! it forgets the one idle longest, and the newcomer then starts without the
+//! datagram of allowance (it may be a forgotten source coming back), so the
+//! three-times bound holds even against more spoofed addresses than are
+//! tracked.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -90,21 +95,30 @@ impl RateLimiter {
     }
 
     fn state(&mut self, now: Instant, ip: IpAddr) -> &mut SourceState {
+        let mut forgot_active = false;
         if !self.sources.contains_key(&ip) && self.sources.len() >= self.capacity {
-            self.make_room(now);
+            forgot_active = self.make_room(now);
         }
         let (request_burst, byte_burst) = (self.request_burst, self.byte_burst);
         self.sources.entry(ip).or_insert_with(|| SourceState {
             requests: Bucket::full(now, request_burst),
             unverified_bytes: Bucket::full(now, byte_burst),
             received: 0,
-            sent_unverified: 0,
+            // Admitted by forgetting a source that was still active, this
+            // may be such a source coming back: it gets no datagram of
+            // allowance, or cycling through more addresses than are tracked
+            // would earn each a full answer to every request.
+            sent_unverified: if forgot_active {
+                crate::wire::MAX_DATAGRAM_SIZE as u64
+            } else {
+                0
+            },
         })
     }
 
     /// Drops sources whose buckets have refilled (forgetting them loses
-    /// nothing); if none has, drops the one idle longest.
-    fn make_room(&mut self, now: Instant) {
+    /// nothing); if none has, drops the one idle longest and returns true.
+    fn make_room(&mut self, now: Instant) -> bool {
         let full_after = Duration::from_secs_f64(
             (self.request_burst / self.request_rate.max(1e-9))
                 .max(self.byte_burst / self.byte_rate.max(1e-9))
@@ -120,8 +134,10 @@ impl RateLimiter {
                 .map(|(ip, _)| *ip)
             {
                 self.sources.remove(&oldest);
+                return true;
             }
         }
+        false
     }
 
     /// Records a request of `len` bytes from `ip` and says whether it may
@@ -316,6 +332,44 @@ mod tests {
             sent >= AMPLIFICATION_FACTOR * received - 800,
             "the limit is not over-strict"
         );
+    }
+
+    /// Found while writing the amplification check of the `node_inputs`
+    /// fuzz target: spoofing more source addresses than the limiter tracks
+    /// made it forget each one before it asked again, and every fresh entry
+    /// came with a new datagram of allowance, so a victim got a full answer
+    /// (15 times the bytes here) to every request.
+    #[test]
+    fn cycling_more_sources_than_tracked_keeps_three_times_received() {
+        let config = Config {
+            rate_limit_tracked_ips: 4,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        let (mut received, mut sent) = (0u64, 0u64);
+        for round in 0..50u64 {
+            for i in 0..5u8 {
+                // One request a millisecond, round robin: the address asking
+                // next is always the one tracked longest.
+                let t = t0 + Duration::from_millis(round * 5 + u64::from(i));
+                assert!(rl.allow_request(t, ip(i), 40));
+                let allowed = rl.allow_unverified_send(t, ip(i), 600);
+                if i == 0 {
+                    received += 40;
+                    sent += if allowed { 600 } else { 0 };
+                }
+            }
+        }
+        let allowance = crate::wire::MAX_DATAGRAM_SIZE as u64;
+        assert!(
+            sent <= AMPLIFICATION_FACTOR * received + allowance,
+            "{sent} bytes sent for {received} received"
+        );
+        assert!(rl.tracked() <= 4);
+        // Exactly the first answer, given before the table filled up: each
+        // later request comes back to a fresh entry worth 3 x 40 bytes.
+        assert_eq!(sent, 600);
     }
 
     #[test]

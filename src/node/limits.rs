@@ -87,6 +87,10 @@ impl RateLimiter {
 
     fn state(&mut self, now: Instant, ip: IpAddr) -> &mut SourceState {
         if !self.sources.contains_key(&ip) && self.sources.len() >= self.capacity {
+            // A source forgotten while active gets a fresh budget if it
+            // comes back: the price of bounded memory (see SECURITY.md).
+            // Starting newcomers empty instead starved honest peers of
+            // simulated nodes, which track only 64 sources.
             self.make_room(now);
         }
         let (request_burst, byte_burst) = (self.request_burst, self.byte_burst);

@@ -15,7 +15,7 @@ use super::summary::{BatchContext, Summary};
 use super::world::{Command, What};
 use super::{nanos, Simulation};
 use crate::id::NodeId;
-use crate::node::{QueryOutcome, QueryStats};
+use crate::node::{QueryOptions, QueryOutcome, QueryRequest, QueryStats};
 use crate::record::{ImmutableRecord, Record};
 
 /// What a lookup looked for.
@@ -297,7 +297,9 @@ impl Simulation {
             Planned::Get { record } => self.published.get(record).map(|p| p.publisher),
             Planned::FindNode { .. } => None,
         };
-        let Some(origin) = self.random_live(|_, slot| Some(slot) != publisher) else {
+        let Some(origin) = self.random_live(|s, slot| {
+            Some(slot) != publisher && !s.adversary.as_ref().is_some_and(|a| a.is_malicious(slot))
+        }) else {
             self.batch.pending = self.batch.pending.saturating_sub(1);
             self.batch.abandoned += 1;
             return;
@@ -317,7 +319,15 @@ impl Simulation {
                     .published
                     .get(record)
                     .map_or(NodeId::ZERO, |p| p.record.key());
-                node.start_get_immutable(now, key)
+                let options = QueryOptions {
+                    disjoint_paths: self.get_paths,
+                };
+                match self.get_paths {
+                    None => node.start_get_immutable(now, key),
+                    Some(_) => node
+                        .start(now, QueryRequest::GetImmutable(key), options)
+                        .unwrap_or_else(|_| node.start_get_immutable(now, key)),
+                }
             }
         };
         self.tracked

@@ -50,8 +50,10 @@
 //! | `world.rs` | the event queue and the loop: deliveries, timers, commands, the event-log hash |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |
 //! | `lookups.rs` | lookup and get batches, publishing, brute-force verification |
+//! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops |
 //! | `summary.rs` | [`Summary`]: percentiles, success, histogram, `Display`, JSON |
 
+mod adversary;
 mod config;
 mod link;
 mod lookups;
@@ -61,6 +63,8 @@ mod world;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_adversary;
 
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -73,6 +77,7 @@ use crate::error::SimError;
 use crate::id::NodeId;
 use crate::node::{Node, QueryId};
 
+pub use adversary::Misbehaviour;
 pub use config::{ChurnConfig, LatencyDistribution, LinkConfig, SimConfig, MAX_SIM_NODES};
 pub use lookups::{LookupKind, LookupRecord, PutReport};
 pub use summary::{peak_rss_bytes, Percentiles, Summary};
@@ -211,6 +216,10 @@ pub struct Simulation {
     bootstrap: BootstrapReport,
     /// Reused buffer for brute-force closest searches.
     scratch: Vec<(crate::id::Distance, u32)>,
+    /// Malicious slots and what they do, if any.
+    adversary: Option<adversary::Adversary>,
+    /// Disjoint paths of gets (`None`: the engines' config).
+    get_paths: Option<usize>,
 }
 
 impl Simulation {
@@ -252,6 +261,8 @@ impl Simulation {
             stats: NetworkStats::default(),
             bootstrap: BootstrapReport::default(),
             scratch: Vec::new(),
+            adversary: None,
+            get_paths: None,
             cfg,
         };
         sim.bootstrap_network(progress);

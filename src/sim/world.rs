@@ -137,6 +137,9 @@ impl Simulation {
             return;
         };
         self.stats.delivered += 1;
+        if let Some(adv) = self.adversary.as_mut() {
+            adv.observe(from, to, payload);
+        }
         if self.cfg.hash_event_log {
             self.log.update(&now.to_le_bytes());
             self.log.update(&from.to_le_bytes());
@@ -173,6 +176,13 @@ impl Simulation {
                 self.stats.unroutable += 1;
                 continue;
             };
+            let mut t = t;
+            if let Some(adv) = self.adversary.as_mut() {
+                match adv.rewrite(slot, to, t.payload) {
+                    Some(p) => t.payload = p,
+                    None => continue,
+                }
+            }
             match self.link.fate(&mut self.rng, slot, to) {
                 Fate::Lost => self.stats.lost += 1,
                 Fate::Once(d) => {

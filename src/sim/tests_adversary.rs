@@ -1,0 +1,102 @@
+//! Adversarial simulations: a share of the nodes of one bootstrapped
+//! 400-node network turns malicious (see [`Misbehaviour`]) and honest
+//! nodes get honest records, with one lookup path and with four disjoint
+//! paths. The bounds asserted are the measured figures with a margin
+//! (docs/SECURITY.md, "Adversarial simulations").
+
+use std::sync::OnceLock;
+
+use super::*;
+
+/// Nodes in the shared network.
+const NODES: usize = 400;
+
+/// The network every test starts from: bootstrapped once, 40 records
+/// published by honest (pinned) nodes before anyone turns malicious.
+fn published() -> Simulation {
+    static BASE: OnceLock<Simulation> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut sim = Simulation::new(SimConfig::new(NODES, 21)).expect("valid config");
+        let put = sim.publish_records(40);
+        assert_eq!((put.records, put.abandoned), (40, 0));
+        sim
+    })
+    .clone()
+}
+
+/// Get success of honest readers for honest records with `percent`% of
+/// the nodes malicious with `behaviour`, using `paths` disjoint paths.
+fn get_success(percent: usize, behaviour: Misbehaviour, paths: usize) -> f64 {
+    let mut sim = published();
+    let count = NODES * percent / 100;
+    assert_eq!(sim.make_malicious(count, behaviour), count);
+    sim.set_get_paths(Some(paths));
+    let gets = sim.run_gets(200);
+    assert_eq!(gets.lookups, 200, "{gets}");
+    println!(
+        "adversary {behaviour:?} {percent}% paths {paths}: get success {:.3}, messages p50 {}",
+        gets.success_rate, gets.messages.p50
+    );
+    gets.success_rate
+}
+
+#[test]
+fn malicious_nodes_are_only_ever_chosen_among_unpinned_nodes() {
+    let mut sim = published();
+    assert_eq!(sim.make_malicious(80, Misbehaviour::Collude), 80);
+    let malicious = (0..NODES).filter(|&s| sim.is_malicious(s)).count();
+    assert_eq!(malicious, 80);
+    for slot in 0..NODES {
+        if sim.pinned.get(slot).copied().unwrap_or(false) {
+            assert!(!sim.is_malicious(slot), "publisher {slot} turned");
+        }
+    }
+}
+
+#[test]
+fn colluding_nodes_leave_honest_gets_at_least_95_percent_successful() {
+    // Measured: 1.000 in every row (200 gets each).
+    for (percent, paths) in [(10, 1), (10, 4), (20, 1), (20, 4)] {
+        let success = get_success(percent, Misbehaviour::Collude, paths);
+        assert!(
+            success >= 0.95,
+            "Collude {percent}% paths {paths}: {success}"
+        );
+    }
+}
+
+#[test]
+fn dropping_nodes_leave_honest_gets_at_least_95_percent_successful() {
+    // Measured: 1.000 in every row (200 gets each).
+    for (percent, paths) in [(10, 1), (10, 4), (20, 1), (20, 4)] {
+        let success = get_success(percent, Misbehaviour::DropRequests, paths);
+        assert!(
+            success >= 0.95,
+            "DropRequests {percent}% paths {paths}: {success}"
+        );
+    }
+}
+
+#[test]
+fn forging_nodes_leave_honest_gets_at_least_95_percent_successful() {
+    // Measured: 1.000 in every row (200 gets each).
+    for (percent, paths) in [(10, 1), (10, 4), (20, 1), (20, 4)] {
+        let success = get_success(percent, Misbehaviour::ForgeRecords, paths);
+        assert!(
+            success >= 0.95,
+            "ForgeRecords {percent}% paths {paths}: {success}"
+        );
+    }
+}
+
+#[test]
+fn a_third_colluding_costs_single_path_gets_more_than_four_disjoint_paths() {
+    // Measured: 0.980 with one path, 1.000 with four.
+    let one = get_success(33, Misbehaviour::Collude, 1);
+    let four = get_success(33, Misbehaviour::Collude, 4);
+    assert!(one >= 0.93, "one path: {one}");
+    assert!(
+        four >= 0.97 && four >= one,
+        "four paths: {four}, one: {one}"
+    );
+}

@@ -3,18 +3,19 @@
 //!
 //! ```text
 //! cargo run --release --example sim -- --nodes 10000 --lookups 10000 \
-//!     [--loss 0.01] [--churn 0.1] [--gets] [--seed 1] [--json]
+//!     [--loss 0.01] [--churn 0.1] [--gets] [--seed 1] [--modelled-proofs] [--json]
 //! ```
 //!
 //! `--churn R` replaces the fraction R of the nodes (half silently, half
 //! gracefully; as many join) while the lookups run. `--gets` publishes
 //! records first and measures gets of them instead of find-node lookups.
-//! `--json` prints only the JSON object (on one line).
+//! `--modelled-proofs` replaces the ed25519 key proofs by a hash of the same
+//! size (see `KeyProofs::Modelled`). `--json` prints only the JSON object (on one line).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use meshara_dht::sim::{ChurnConfig, SimConfig, Simulation};
+use meshara_dht::sim::{ChurnConfig, KeyProofs, SimConfig, Simulation};
 
 struct Args {
     nodes: usize,
@@ -24,6 +25,7 @@ struct Args {
     seed: u64,
     json: bool,
     gets: bool,
+    modelled_proofs: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn parse() -> Result<Args, String> {
         seed: 1,
         json: false,
         gets: false,
+        modelled_proofs: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,10 +52,11 @@ fn parse() -> Result<Args, String> {
             "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("{e}"))?,
             "--json" => args.json = true,
             "--gets" => args.gets = true,
+            "--modelled-proofs" => args.modelled_proofs = true,
             "--help" | "-h" => {
                 return Err(
                     "usage: sim [--nodes N] [--lookups M] [--loss P] [--churn R] \
-                            [--seed S] [--gets] [--json]"
+                            [--seed S] [--gets] [--modelled-proofs] [--json]"
                         .into(),
                 )
             }
@@ -72,6 +76,9 @@ fn main() -> ExitCode {
     };
     let mut cfg = SimConfig::new(args.nodes, args.seed);
     cfg.link.loss = args.loss;
+    if args.modelled_proofs {
+        cfg.key_proofs = KeyProofs::Modelled;
+    }
     if !args.json {
         println!("bootstrapping {} nodes (seed {})...", args.nodes, args.seed);
     }

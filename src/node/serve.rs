@@ -31,7 +31,7 @@ impl Node {
         let body = match request {
             Request::Ping { challenge } => Body::Response(Response::Pong {
                 your_addr: from,
-                proof: challenge.map(|n| self.identity.key_proof(&n)),
+                proof: challenge.map(|n| self.proofs.prove(&self.identity, &n)),
             }),
             Request::FindNode { target } => Body::Response(Response::Nodes {
                 token: self.tokens.issue(now, from.ip(), &mut self.rng),

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::config::ChurnConfig;
+use super::config::{ChurnConfig, KeyProofs};
 use super::link::mix64;
 use super::lookups::Tracked;
 use super::world::{Command, What};
 use super::{nanos, node_addr, BootstrapReport, Simulation, Slot, SlotState};
 use crate::error::SimError;
 use crate::identity::Identity;
-use crate::node::Node;
+use crate::node::{Node, ProofScheme};
 
 /// Virtual time one bootstrap wave may take before the simulator gives up
 /// waiting on it (each engine query ends by `Config::lookup_timeout`, so
@@ -46,12 +46,15 @@ impl Simulation {
         let seed = self.cfg.seed;
         let identity = Identity::from_seed(mix64(seed ^ mix64(slot as u64 ^ 0x6964)));
         let engine_seed = mix64(seed.wrapping_add(mix64(slot as u64 ^ 0x7267)));
-        let node = Node::new(
+        let mut node = Node::new(
             identity,
             self.cfg.node.clone(),
             engine_seed,
             self.instant(self.now),
         );
+        if self.cfg.key_proofs == KeyProofs::Modelled {
+            node.set_proof_scheme(ProofScheme::Modelled);
+        }
         self.ids.push(node.id());
         self.slots.push(Slot {
             node: None,

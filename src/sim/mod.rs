@@ -65,6 +65,8 @@ mod world;
 mod tests;
 #[cfg(test)]
 mod tests_adversary;
+#[cfg(test)]
+mod tests_proofs;
 
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -78,7 +80,9 @@ use crate::id::NodeId;
 use crate::node::{Node, QueryId};
 
 pub use adversary::Misbehaviour;
-pub use config::{ChurnConfig, LatencyDistribution, LinkConfig, SimConfig, MAX_SIM_NODES};
+pub use config::{
+    ChurnConfig, KeyProofs, LatencyDistribution, LinkConfig, SimConfig, MAX_SIM_NODES,
+};
 pub use lookups::{LookupKind, LookupRecord, PutReport};
 pub use summary::{peak_rss_bytes, Percentiles, Summary};
 
@@ -155,6 +159,9 @@ pub struct NetworkStats {
     pub timers: u64,
     /// Timer events skipped as stale.
     pub stale_timers: u64,
+    /// Most events (datagrams in flight, armed timers, commands) queued at
+    /// once.
+    pub peak_queue: u64,
 }
 
 /// How the initial bootstrap went (or, in a progress callback, how far it

@@ -78,6 +78,7 @@ impl Simulation {
             seq: self.seq,
             what,
         });
+        self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u64);
     }
 
     /// Runs events until `done` holds (checked before each event) or the

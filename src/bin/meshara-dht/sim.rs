@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use meshara_dht::sim::{BootstrapReport, ChurnConfig, SimConfig, Simulation};
+use meshara_dht::sim::{BootstrapReport, ChurnConfig, KeyProofs, SimConfig, Simulation};
 
 use crate::error::CliError;
 use crate::progress::Progress;
@@ -35,6 +35,10 @@ pub(crate) struct SimArgs {
     /// End with the JSON summary object on one line.
     #[arg(long)]
     json: bool,
+    /// Model key proofs with a hash instead of ed25519 signatures (same
+    /// protocol and wire sizes, much less CPU; for large networks).
+    #[arg(long)]
+    modelled_proofs: bool,
 }
 
 /// A probability: a number in `[0, 1)`.
@@ -56,13 +60,21 @@ fn simulate(args: SimArgs, progress: Progress) -> Result<Outcome, CliError> {
     let nodes = args.nodes as usize;
     let mut cfg = SimConfig::new(nodes, args.seed);
     cfg.link.loss = args.loss;
+    if args.modelled_proofs {
+        cfg.key_proofs = KeyProofs::Modelled;
+    }
     println!(
-        "sim: {nodes} nodes, {} {}, loss {:.1} %, churn {:.1} %, seed {}",
+        "sim: {nodes} nodes, {} {}, loss {:.1} %, churn {:.1} %, seed {}, {} key proofs",
         args.lookups,
         if args.gets { "gets" } else { "lookups" },
         args.loss * 100.0,
         args.churn * 100.0,
-        args.seed
+        args.seed,
+        if args.modelled_proofs {
+            "modelled"
+        } else {
+            "ed25519"
+        }
     );
     let bar = progress.bar(args.nodes, "bootstrap");
     let mut sim = Simulation::with_progress(cfg, |r: &BootstrapReport| {

@@ -110,11 +110,29 @@ impl Node {
     }
 
     /// The contacts closest to `target` for an answer, without the requester
-    /// itself.
+    /// itself and without contacts that failed `max_failures` requests in a
+    /// row (they stay in the table until a spare replaces them, but sending
+    /// a requester to a node that stopped answering only costs it a
+    /// timeout).
     fn closest_for(&self, target: &NodeId, requester: &NodeId) -> Vec<Contact> {
         let n = self.config.k.min(MAX_CONTACTS);
+        let usable = |c: &Contact| {
+            c.id != *requester
+                && self
+                    .table
+                    .get(&c.id)
+                    .is_some_and(|e| e.failures < self.config.max_failures)
+        };
         let mut nodes = self.table.closest(target, n + 1);
-        nodes.retain(|c| c.id != *requester);
+        let asked = nodes.len();
+        nodes.retain(usable);
+        if nodes.len() < n && asked == n + 1 {
+            // Some were left out and the table may hold more: ask for as
+            // many more as were dropped (rare: only after failures).
+            let dropped = asked - nodes.len();
+            nodes = self.table.closest(target, n + 1 + dropped * 2);
+            nodes.retain(usable);
+        }
         nodes.truncate(n);
         nodes
     }

@@ -1,6 +1,7 @@
 //! Engine tests of routing-table admission costs: key proofs are asked
 //! only when they can change the table, and ping-before-evict waits out
-//! the late window before it evicts a contact. Uses the `Net` harness of
+//! the late window before it evicts a contact, and answers skip contacts
+//! that stopped answering. Uses the `Net` harness of
 //! `tests.rs`.
 
 use std::collections::BTreeMap;
@@ -124,4 +125,48 @@ fn eviction_ping_answered_after_its_soft_deadline_keeps_the_contact() {
     assert!(net.nodes[0].routing_table().contains(&id_b));
     assert_eq!(spares(&net, bucket), vec![net.nodes[c].id()]);
     assert_eq!(net.nodes[0].stats().requests_timed_out, 0);
+}
+
+#[test]
+fn answers_leave_out_contacts_that_stopped_answering() {
+    let mut net = Net::bootstrapped(10);
+    net.settle();
+    for i in [3, 5] {
+        net.online[i] = false;
+    }
+    // Two lookups from node 0 each time out on nodes 3 and 5.
+    for seed in [b"a", b"b"] {
+        let q = net.nodes[0].start_find_node(net.now, NodeId::sha1(seed));
+        net.wait(0, q);
+        // Past every hard deadline, where a failure is counted.
+        net.now += Duration::from_secs(10);
+        net.nodes[0].handle_timeout(net.now);
+    }
+    let max = Config::local().max_failures;
+    for i in [3, 5] {
+        let entry = net.nodes[0].routing_table().get(&net.nodes[i].id());
+        assert!(entry.is_some_and(|e| e.failures >= max), "{entry:?}");
+    }
+    let asker = Identity::from_seed(99).node_id();
+    let target = NodeId::sha1(b"c");
+    let answers = net.raw(
+        outsider(),
+        0,
+        &request(asker, 7, Request::FindNode { target }),
+    );
+    let [Message {
+        body: Body::Response(Response::Nodes { nodes, .. }),
+        ..
+    }] = answers.as_slice()
+    else {
+        panic!("one Nodes answer expected: {answers:?}");
+    };
+    let mut listed: Vec<NodeId> = nodes.iter().map(|c| c.id).collect();
+    listed.sort();
+    let mut live: Vec<NodeId> = (1..10)
+        .filter(|i| ![3, 5].contains(i))
+        .map(|i| net.nodes[i].id())
+        .collect();
+    live.sort();
+    assert_eq!(listed, live);
 }

@@ -416,3 +416,79 @@ fn params_follow_the_config() {
         }
     );
 }
+
+#[test]
+fn retry_frees_its_slot_but_the_lookup_waits_for_the_peer() {
+    let mut it = iter(&[10, 20, 30], 2, 1);
+    assert_eq!(it.next(), query(10));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    assert!(it.on_retry(&id(10)));
+    // The slot is free, but 10 is still one of the k closest live peers.
+    assert_eq!(it.next(), query(20));
+    assert!(it.on_success(&id(20), &[]));
+    assert!(!it.is_finished());
+    assert_eq!(it.next(), LookupStep::Waiting);
+    assert_eq!(it.in_flight(), vec![id(10)]);
+    // The retried peer answers: at its own depth, and the lookup is done.
+    assert!(it.on_success(&id(10), &[]));
+    assert!(it.is_finished());
+    assert_eq!(ids(&it.closest_succeeded()), vec![id(10), id(20)]);
+    assert_eq!(it.hops(), 1);
+    assert_eq!((it.messages(), it.retries()), (3, 1));
+}
+
+#[test]
+fn retried_peer_that_stays_silent_ends_as_overdue_then_failed() {
+    let mut it = iter(&[10, 20, 30], 2, 1);
+    assert_eq!(it.next(), query(10));
+    assert!(it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(20));
+    // A second retry keeps it waiting and counts another message.
+    assert!(it.on_retry(&id(10)));
+    assert!(it.on_success(&id(20), &[]));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    // No retry left: overdue, so the lookup moves past it.
+    it.on_overdue(&id(10));
+    assert!(!it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(30));
+    assert!(it.on_success(&id(30), &[]));
+    assert!(it.is_finished());
+    assert_eq!(ids(&it.closest_succeeded()), vec![id(20), id(30)]);
+    assert_eq!(it.in_flight(), vec![id(10)]);
+    it.on_failure(&id(10));
+    assert!(it.in_flight().is_empty());
+    assert_eq!((it.messages(), it.retries()), (5, 2));
+}
+
+#[test]
+fn retry_is_refused_unless_the_peer_is_awaited() {
+    let mut it = iter(&[10, 20, 30], 3, 1);
+    // Never queried, and a stranger.
+    assert!(!it.on_retry(&id(10)));
+    assert!(!it.on_retry(&id(99)));
+    assert_eq!(it.next(), query(10));
+    assert!(it.on_success(&id(10), &[]));
+    // Answered already.
+    assert!(!it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(20));
+    it.on_failure(&id(20));
+    assert!(!it.on_retry(&id(20)));
+    assert_eq!(it.next(), query(30));
+    it.finish();
+    assert!(!it.on_retry(&id(30)));
+    assert_eq!((it.messages(), it.retries()), (3, 0));
+}
+
+#[test]
+fn failure_of_a_retried_peer_frees_nothing_twice() {
+    let mut it = iter(&[10, 20, 30, 40], 4, 2);
+    assert_eq!(it.next(), query(10));
+    assert_eq!(it.next(), query(20));
+    assert!(it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(30));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    // 10's slot was freed by the retry: its failure must not free another.
+    it.on_failure(&id(10));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    assert_eq!(it.in_flight(), vec![id(20), id(30)]);
+}

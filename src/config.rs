@@ -15,6 +15,10 @@ use std::time::Duration;
 /// bootstrap node.
 pub const PUBLIC_BOOTSTRAP_NODES: &[&str] = &[];
 
+/// The largest accepted [`Config::request_retries`]: each retry doubles the
+/// timeout, so more would only keep a lookup waiting on a dead contact.
+pub const MAX_REQUEST_RETRIES: u32 = 5;
+
 /// All tunables of a node. Build with `Config::default()` and override
 /// fields; [`Config::validate`] reports inconsistent settings.
 ///
@@ -56,6 +60,21 @@ pub struct Config {
     /// How long an overdue request may still be answered (and the answer
     /// used) after its slot was freed. Default 5 s.
     pub rpc_late_window: Duration,
+    /// How many times a lookup request that passed its timeout is sent
+    /// again to the same contact (with a fresh transaction id and twice the
+    /// previous timeout, at most `rpc_timeout_max`) before the contact
+    /// counts as failed for that lookup. The lookup moves on meanwhile but
+    /// waits for the contact while it is among the k closest; a late answer
+    /// to any copy is used once. A contact the routing table holds as stale
+    /// (`max_failures` failed requests in a row) is not retried. Default 2:
+    /// with 10% datagram loss a round trip fails 19% of the time, one retry
+    /// leaves 3.6% and two leave 0.7% of the k closest missed (1,000
+    /// simulated nodes: 80% of lookups exact instead of 2%, for 8% more
+    /// messages and a slower tail, see docs/TESTING.md). Without loss a
+    /// retry follows only a round trip slower than its timeout (jitter),
+    /// and the messages per lookup stay the same within noise. At most
+    /// [`MAX_REQUEST_RETRIES`]; 0 turns retransmission off.
+    pub request_retries: u32,
     /// Hard limit on one lookup's duration. Default 30 s.
     pub lookup_timeout: Duration,
     /// A bucket with no lookup through it for this long is refreshed.
@@ -121,6 +140,7 @@ impl Default for Config {
             rpc_timeout_min: Duration::from_millis(100),
             rpc_timeout_max: Duration::from_secs(3),
             rpc_late_window: Duration::from_secs(5),
+            request_retries: 2,
             lookup_timeout: Duration::from_secs(30),
             bucket_refresh_interval: Duration::from_secs(15 * 60),
             record_ttl: Duration::from_secs(2 * 3600),
@@ -154,6 +174,14 @@ pub enum ConfigError {
     /// The timeout floor is above the cap, or the initial value outside them.
     #[error("rpc timeouts must satisfy min <= initial <= max")]
     TimeoutOrder,
+    /// `request_retries` above [`MAX_REQUEST_RETRIES`].
+    #[error("request_retries ({retries}) must not exceed {max}")]
+    TooManyRetries {
+        /// The configured value.
+        retries: u32,
+        /// [`MAX_REQUEST_RETRIES`].
+        max: u32,
+    },
     /// More requests in flight than contacts per lookup.
     #[error("alpha ({alpha}) must not exceed k ({k})")]
     AlphaAboveK {
@@ -204,6 +232,12 @@ impl Config {
                 field: "max_failures",
             });
         }
+        if self.request_retries > MAX_REQUEST_RETRIES {
+            return Err(ConfigError::TooManyRetries {
+                retries: self.request_retries,
+                max: MAX_REQUEST_RETRIES,
+            });
+        }
         if self.alpha > self.k {
             return Err(ConfigError::AlphaAboveK {
                 alpha: self.alpha,
@@ -248,6 +282,28 @@ mod tests {
         assert_eq!(
             c.validate(),
             Err(ConfigError::AlphaAboveK { alpha: 30, k: 20 })
+        );
+    }
+
+    #[test]
+    fn validate_bounds_request_retries() {
+        for retries in [0, 1, MAX_REQUEST_RETRIES] {
+            let c = Config {
+                request_retries: retries,
+                ..Config::default()
+            };
+            assert_eq!(c.validate(), Ok(()), "{retries}");
+        }
+        let c = Config {
+            request_retries: MAX_REQUEST_RETRIES + 1,
+            ..Config::default()
+        };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::TooManyRetries {
+                retries: MAX_REQUEST_RETRIES + 1,
+                max: MAX_REQUEST_RETRIES
+            })
         );
     }
 }

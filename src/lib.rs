@@ -21,7 +21,7 @@
 //! | [`record`] | immutable and signed mutable records, refusal reasons |
 //! | [`store`] | `RecordStore`: TTL'd records and providers, caps, per-IP quotas, expiry index |
 //! | [`routing`] | k-buckets, replacement caches, subnet caps, closest contacts |
-//! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts, key proofs, abuse limits |
+//! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts and lookup retransmission, key proofs, abuse limits |
 //! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
 //! | [`meshara`] | the Meshara adapter: signed contacts under Meshara ids, verified lookups, `route_with_dht` with a key proof before sending, maintenance, a reference TCP transport (feature `meshara`) |
 //! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |

@@ -32,6 +32,7 @@
 mod limits;
 mod proof;
 mod query;
+mod retry;
 mod rtt;
 mod serve;
 mod types;
@@ -54,6 +55,7 @@ use crate::wire::{self, Body, Contact, Message, Nonce, Request, Response, TxId};
 use limits::{RateLimiter, TokenSecrets};
 pub(crate) use proof::ProofScheme;
 use query::{Query, QueryKind};
+use retry::{Attempt, Retransmissions};
 use rtt::RttEstimator;
 
 pub use types::{
@@ -73,8 +75,8 @@ const MAX_REFRESHES_PER_ROUND: usize = 8;
 /// Why a request is outstanding.
 #[derive(Debug, Clone, Copy)]
 enum Purpose {
-    /// A lookup step of a query.
-    Lookup(QueryId),
+    /// A lookup step of a query: one copy of it (see `retry`).
+    Lookup(QueryId, Attempt),
     /// A STORE or ADD_PROVIDER of a query's store phase.
     Store(QueryId),
     /// A STORE pushing a newer record to a stale holder; nobody waits.
@@ -126,6 +128,8 @@ pub struct Node {
     limiter: RateLimiter,
     tokens: TokenSecrets,
     pending: HashMap<TxId, Pending>,
+    /// The copies of retransmitted lookup requests.
+    retransmissions: Retransmissions,
     /// Request deadlines: `(when, txid)`; soft first, then hard.
     deadlines: BTreeSet<(Instant, TxId)>,
     queries: HashMap<QueryId, Query>,
@@ -163,6 +167,7 @@ impl Node {
             limiter: RateLimiter::new(&config),
             tokens,
             pending: HashMap::new(),
+            retransmissions: Retransmissions::default(),
             deadlines: BTreeSet::new(),
             queries: HashMap::new(),
             query_deadlines: BTreeSet::new(),
@@ -324,7 +329,8 @@ impl Node {
         }
     }
 
-    /// Encodes and queues `request` to `to`, and tracks it.
+    /// Encodes and queues `request` to `to`, and tracks it with the
+    /// adaptive timeout.
     fn send_request(
         &mut self,
         now: Instant,
@@ -332,6 +338,20 @@ impl Node {
         expected: Option<NodeId>,
         request: Request,
         purpose: Purpose,
+    ) -> Option<TxId> {
+        let timeout = self.rtt.timeout(&to);
+        self.send_request_timed(now, to, expected, request, purpose, timeout)
+    }
+
+    /// [`Node::send_request`] with an explicit soft timeout.
+    fn send_request_timed(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        expected: Option<NodeId>,
+        request: Request,
+        purpose: Purpose,
+        timeout: Duration,
     ) -> Option<TxId> {
         let txid = self.new_txid();
         let msg = Message {
@@ -360,7 +380,7 @@ impl Node {
                 overdue: false,
             },
         );
-        self.deadlines.insert((now + self.rtt.timeout(&to), txid));
+        self.deadlines.insert((now + timeout, txid));
         Some(txid)
     }
 
@@ -410,15 +430,21 @@ impl Node {
         };
         if !p.overdue {
             match p.purpose {
-                Purpose::Lookup(qid) => {
+                Purpose::Lookup(qid, attempt) => {
                     // Soft deadline of a lookup request: free its slot, keep
-                    // listening for a late answer.
+                    // listening for a late answer, and send it again if
+                    // retries are left (the lookup then still waits for
+                    // this peer); otherwise it is overdue.
                     p.overdue = true;
                     let hard = now + self.config.rpc_late_window;
-                    let peer = p.expected;
+                    let (peer, to) = (p.expected, p.to);
                     self.deadlines.insert((hard, txid));
-                    if let (Some(q), Some(peer)) = (self.queries.get_mut(&qid), peer) {
-                        q.iter.on_overdue(&peer);
+                    if let Some(peer) = peer {
+                        if !self.retransmit_lookup(now, qid, txid, attempt, to, peer) {
+                            if let Some(q) = self.queries.get_mut(&qid) {
+                                q.iter.on_overdue(&peer);
+                            }
+                        }
                     }
                     self.drive_query(now, qid);
                     return;
@@ -438,6 +464,12 @@ impl Node {
         let Some(p) = self.pending.remove(&txid) else {
             return;
         };
+        // One lookup request fails once, when its last copy expires.
+        if let Purpose::Lookup(_, attempt) = p.purpose {
+            if self.copy_superseded(txid, attempt) {
+                return;
+            }
+        }
         self.stats.requests_timed_out += 1;
         self.request_failed(now, p);
     }
@@ -448,7 +480,7 @@ impl Node {
             let _ = self.table.on_failure(&id);
         }
         match p.purpose {
-            Purpose::Lookup(qid) => {
+            Purpose::Lookup(qid, _) => {
                 if let (Some(q), Some(peer)) = (self.queries.get_mut(&qid), p.expected) {
                     q.iter.on_failure(&peer);
                 }
@@ -501,6 +533,11 @@ impl Node {
         let Some(p) = self.pending.remove(&txid) else {
             return;
         };
+        // Any answer to one copy of a lookup request completes it: the
+        // other copies' answers will be unsolicited.
+        if let Purpose::Lookup(_, attempt) = p.purpose {
+            self.retire_other_copies(txid, attempt);
+        }
         self.rtt
             .sample(from, now.saturating_duration_since(p.sent_at));
         let contact = Contact {
@@ -535,7 +572,7 @@ impl Node {
             }
         };
         match p.purpose {
-            Purpose::Lookup(qid) => self.lookup_answer(now, qid, contact, answer),
+            Purpose::Lookup(qid, _) => self.lookup_answer(now, qid, contact, answer),
             Purpose::Store(qid) => {
                 if let Some(q) = self.queries.get_mut(&qid) {
                     q.store_answered(Ok(()));
@@ -717,6 +754,7 @@ impl Node {
     /// housekeeping round; shrinks only what is mostly empty.
     pub(super) fn release_memory(&mut self, now: Instant) {
         shrink_map(&mut self.pending);
+        self.retransmissions.release_memory();
         shrink_map(&mut self.queries);
         shrink_set(&mut self.proving);
         shrink_set(&mut self.evicting);
@@ -753,3 +791,5 @@ fn shrink_set<T: Eq + std::hash::Hash>(set: &mut HashSet<T>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_retry;

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
+use super::retry::Attempt;
 use super::{
     Event, Node, Published, Purpose, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats,
 };
@@ -116,6 +117,12 @@ impl QueryKind {
 }
 
 impl Query {
+    /// The request each lookup step of this query sends (and a
+    /// retransmission sends again).
+    pub(super) fn lookup_request(&self) -> Request {
+        self.kind.lookup_request(self.target)
+    }
+
     pub(super) fn store_failed(&mut self) {
         if let Some(phase) = self.store_phase_mut() {
             phase.outstanding = phase.outstanding.saturating_sub(1);
@@ -433,14 +440,14 @@ impl Node {
             }
             match q.iter.next() {
                 LookupStep::Query(contact) => {
-                    let request = q.kind.lookup_request(q.target);
+                    let request = q.lookup_request();
                     if self
                         .send_request(
                             now,
                             contact.addr,
                             Some(contact.id),
                             request,
-                            Purpose::Lookup(qid),
+                            Purpose::Lookup(qid, Attempt::default()),
                         )
                         .is_none()
                     {

@@ -67,6 +67,10 @@ enum PeerState {
     NotContacted,
     /// Asked; counts toward alpha.
     InFlight,
+    /// Asked, past its soft deadline, and asked again (a retransmission):
+    /// no longer counts toward alpha, but still counts toward termination
+    /// (the lookup waits for it while it is among the k closest).
+    Retrying,
     /// Asked, past its soft deadline: no longer counts toward alpha nor
     /// toward termination, but its late answer is still used.
     Overdue,
@@ -82,7 +86,18 @@ impl PeerState {
     fn is_live(self) -> bool {
         matches!(
             self,
-            PeerState::NotContacted | PeerState::InFlight | PeerState::Succeeded
+            PeerState::NotContacted
+                | PeerState::InFlight
+                | PeerState::Retrying
+                | PeerState::Succeeded
+        )
+    }
+
+    /// Whether a request to the candidate is outstanding.
+    fn is_outstanding(self) -> bool {
+        matches!(
+            self,
+            PeerState::InFlight | PeerState::Retrying | PeerState::Overdue
         )
     }
 }
@@ -105,9 +120,11 @@ struct Candidate {
 ///   [`LookupStep::Waiting`] or [`LookupStep::Finished`]; send a request to
 ///   each [`LookupStep::Query`] contact;
 /// - **report outcomes**: [`on_success`](Self::on_success) with the contacts
-///   an answer carried, [`on_overdue`](Self::on_overdue) when a request
-///   passed its soft deadline, [`on_failure`](Self::on_failure) when it will
-///   never be answered; then call `next` again;
+///   an answer carried, [`on_retry`](Self::on_retry) when a request passed
+///   its soft deadline and was sent again, [`on_overdue`](Self::on_overdue)
+///   when it passed its soft deadline and will not be sent again,
+///   [`on_failure`](Self::on_failure) when it will never be answered; then
+///   call `next` again;
 /// - **stop early**: [`finish`](Self::finish) (e.g. FIND_VALUE found a value);
 /// - **read results**: [`closest_succeeded`](Self::closest_succeeded),
 ///   [`hops`](Self::hops), [`messages`](Self::messages),
@@ -126,13 +143,18 @@ struct Candidate {
 ///   synthetic 10,000-node network a fan-out that stays on costs ~3% more
 ///   messages for the same hops; strict alpha throughout takes ~8 round
 ///   trips where this takes ~3).
+/// - A retransmitted request frees its slot like an overdue one, but the
+///   peer stays live: the lookup moves on meanwhile, yet does not finish
+///   without the peer's answer (or its final overdue notice or failure)
+///   while it is among the k closest. A retransmission is at the peer's
+///   depth and counts as a message.
 /// - The lookup is **finished** when the k closest live candidates (not
 ///   failed, not overdue) have all answered, or when none is left.
 ///
 /// # Invariants (checked by property tests)
 ///
-/// - A peer is queried at most once; the local id is never queried nor
-///   returned.
+/// - A peer is queried at most once (retransmissions aside); the local id
+///   is never queried nor returned.
 /// - [`LookupStep::Waiting`] is only returned while a request is outstanding
 ///   (in flight or overdue), so a lookup whose requests all end (by answer,
 ///   overdue or failure) always finishes.
@@ -158,7 +180,10 @@ pub struct ClosestIter {
     /// Set when the lookup finishes.
     hops: Option<u32>,
     deepest: u32,
+    /// [`LookupStep::Query`] steps returned (peers queried).
     messages: u32,
+    /// Retransmissions accepted by [`ClosestIter::on_retry`].
+    retries: u32,
 }
 
 impl ClosestIter {
@@ -185,6 +210,7 @@ impl ClosestIter {
             hops: None,
             deepest: 0,
             messages: 0,
+            retries: 0,
         };
         for seed in seeds {
             iter.add(seed, 1);
@@ -253,7 +279,7 @@ impl ClosestIter {
         };
         match candidate.state {
             PeerState::InFlight => self.active = self.active.saturating_sub(1),
-            PeerState::Overdue => {}
+            PeerState::Retrying | PeerState::Overdue => {}
             PeerState::NotContacted | PeerState::Succeeded | PeerState::Failed => return false,
         }
         candidate.state = PeerState::Succeeded;
@@ -282,24 +308,60 @@ impl ClosestIter {
         true
     }
 
-    /// The request to `peer` passed its soft deadline: it no longer counts
-    /// toward alpha (so [`next`](Self::next) may issue another request) and,
-    /// for termination, counts as failed. A late answer is still accepted
-    /// by [`on_success`](Self::on_success). Ignored unless `peer` is in
-    /// flight.
+    /// The request to `peer` passed its soft deadline and the engine sends
+    /// it again (a retransmission, at the same depth). The peer no longer
+    /// counts toward alpha (so [`next`](Self::next) may issue another
+    /// request) but stays live: termination still waits for it. Counts one
+    /// message. Returns `false`, and changes nothing, unless the lookup is
+    /// running and `peer` is in flight or already retrying: the engine must
+    /// then not resend.
+    pub fn on_retry(&mut self, peer: &NodeId) -> bool {
+        if self.finished {
+            return false;
+        }
+        let Some(candidate) = self.candidates.get_mut(&self.target.distance(peer)) else {
+            return false;
+        };
+        match candidate.state {
+            PeerState::InFlight => {
+                candidate.state = PeerState::Retrying;
+                self.active = self.active.saturating_sub(1);
+            }
+            PeerState::Retrying => {}
+            PeerState::NotContacted
+            | PeerState::Overdue
+            | PeerState::Succeeded
+            | PeerState::Failed => return false,
+        }
+        self.retries = self.retries.saturating_add(1);
+        true
+    }
+
+    /// The request to `peer` passed its soft deadline and will not be sent
+    /// again: it no longer counts toward alpha (so [`next`](Self::next) may
+    /// issue another request) and, for termination, counts as failed. A
+    /// late answer is still accepted by [`on_success`](Self::on_success).
+    /// Ignored unless `peer` is in flight or retrying.
     pub fn on_overdue(&mut self, peer: &NodeId) {
         if let Some(candidate) = self.candidate_mut(peer) {
-            if candidate.state == PeerState::InFlight {
-                candidate.state = PeerState::Overdue;
-                self.active = self.active.saturating_sub(1);
-                self.check_finished(None);
+            match candidate.state {
+                PeerState::InFlight => {
+                    candidate.state = PeerState::Overdue;
+                    self.active = self.active.saturating_sub(1);
+                }
+                PeerState::Retrying => candidate.state = PeerState::Overdue,
+                PeerState::NotContacted
+                | PeerState::Overdue
+                | PeerState::Succeeded
+                | PeerState::Failed => return,
             }
+            self.check_finished(None);
         }
     }
 
     /// The request to `peer` definitively failed (its late window is over,
-    /// or it answered with an error). Ignored unless `peer` is in flight or
-    /// overdue.
+    /// or it answered with an error). Ignored unless `peer` is in flight,
+    /// retrying or overdue.
     pub fn on_failure(&mut self, peer: &NodeId) {
         if let Some(candidate) = self.candidate_mut(peer) {
             match candidate.state {
@@ -307,7 +369,7 @@ impl ClosestIter {
                     candidate.state = PeerState::Failed;
                     self.active = self.active.saturating_sub(1);
                 }
-                PeerState::Overdue => candidate.state = PeerState::Failed,
+                PeerState::Retrying | PeerState::Overdue => candidate.state = PeerState::Failed,
                 PeerState::NotContacted | PeerState::Succeeded | PeerState::Failed => return,
             }
             self.check_finished(None);
@@ -345,12 +407,11 @@ impl ClosestIter {
             .collect()
     }
 
-    /// Peers with a request outstanding: in flight or overdue. When the
-    /// lookup ends the engine drops their pending entries.
+    /// Peers with a request outstanding: in flight, retrying or overdue.
     pub fn in_flight(&self) -> Vec<NodeId> {
         self.candidates
             .values()
-            .filter(|c| matches!(c.state, PeerState::InFlight | PeerState::Overdue))
+            .filter(|c| c.state.is_outstanding())
             .map(|c| c.contact.id)
             .collect()
     }
@@ -369,9 +430,16 @@ impl ClosestIter {
         self.deepest
     }
 
-    /// Requests issued so far (the number of [`LookupStep::Query`] returned).
+    /// Requests issued so far: the number of [`LookupStep::Query`]
+    /// returned plus the retransmissions accepted by
+    /// [`on_retry`](Self::on_retry).
     pub fn messages(&self) -> u32 {
-        self.messages
+        self.messages.saturating_add(self.retries)
+    }
+
+    /// Retransmissions accepted by [`on_retry`](Self::on_retry).
+    pub fn retries(&self) -> u32 {
+        self.retries
     }
 
     /// The depth at which `peer` was (or will be) queried: 1 for a seed,
@@ -433,7 +501,7 @@ impl ClosestIter {
                 live_rank += 1;
                 live_rank <= cap
             }
-            PeerState::InFlight | PeerState::Succeeded => {
+            PeerState::InFlight | PeerState::Retrying | PeerState::Succeeded => {
                 live_rank += 1;
                 true
             }

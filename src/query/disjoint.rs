@@ -109,6 +109,19 @@ impl DisjointIter {
         }
     }
 
+    /// `peer`'s request passed its soft deadline and is sent again; see
+    /// [`ClosestIter::on_retry`]. Counts one message when accepted.
+    pub fn on_retry(&mut self, peer: &NodeId) -> bool {
+        let accepted = match self.owner.get(peer) {
+            Some(&p) => self.paths[p].on_retry(peer),
+            None => false,
+        };
+        if accepted {
+            self.messages = self.messages.saturating_add(1);
+        }
+        accepted
+    }
+
     /// `peer`'s request is overdue.
     pub fn on_overdue(&mut self, peer: &NodeId) {
         if let Some(&p) = self.owner.get(peer) {
@@ -156,7 +169,7 @@ impl DisjointIter {
         self.paths.iter().map(ClosestIter::hops).max().unwrap_or(0)
     }
 
-    /// Requests issued over all paths.
+    /// Requests issued over all paths, retransmissions included.
     pub fn messages(&self) -> u32 {
         self.messages
     }
@@ -209,6 +222,25 @@ mod tests {
             // Each queried peer belongs to exactly one path.
             assert!(queried.iter().all(|id| iter.path_of(id).is_some()));
         }
+    }
+
+    #[test]
+    fn a_retry_is_sent_on_the_peers_own_path_and_counted() {
+        let net = SynthNet::new(200, 20, 3);
+        let params = LookupParams { k: 20, alpha: 3 };
+        let target = NodeId::sha1(b"retry");
+        let seeds = net.answer(0, &target, |_| true);
+        let mut iter = DisjointIter::new(target, net.ids[0], seeds, params, 2);
+        let LookupStep::Query(first) = iter.next() else {
+            panic!("no request");
+        };
+        let path = iter.path_of(&first.id);
+        assert!(iter.on_retry(&first.id));
+        assert_eq!(iter.path_of(&first.id), path);
+        assert_eq!(iter.messages(), 2);
+        // A peer nobody queried is not retried, and costs nothing.
+        assert!(!iter.on_retry(&NodeId::sha1(b"stranger")));
+        assert_eq!(iter.messages(), 2);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! lookup is done, how deep it went) and nothing else. It never touches a
 //! socket, never reads a clock and never draws randomness: the engine sends
 //! the requests, owns the timers, and tells the iterator when an answer
-//! arrived, when a request became overdue and when it failed.
+//! arrived, when a request was sent again after its timeout, when it
+//! became overdue and when it failed.
 
 mod closest;
 mod disjoint;

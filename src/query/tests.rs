@@ -416,3 +416,164 @@ fn params_follow_the_config() {
         }
     );
 }
+
+#[test]
+fn retry_frees_its_slot_but_the_lookup_waits_for_the_peer() {
+    let mut it = iter(&[10, 20, 30], 2, 1);
+    assert_eq!(it.next(), query(10));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    assert!(it.on_retry(&id(10)));
+    // The slot is free, but 10 is still one of the k closest live peers.
+    assert_eq!(it.next(), query(20));
+    assert!(it.on_success(&id(20), &[]));
+    assert!(!it.is_finished());
+    assert_eq!(it.next(), LookupStep::Waiting);
+    assert_eq!(it.in_flight(), vec![id(10)]);
+    // The retried peer answers: at its own depth, and the lookup is done.
+    assert!(it.on_success(&id(10), &[]));
+    assert!(it.is_finished());
+    assert_eq!(ids(&it.closest_succeeded()), vec![id(10), id(20)]);
+    assert_eq!(it.hops(), 1);
+    assert_eq!((it.messages(), it.retries()), (3, 1));
+}
+
+#[test]
+fn retried_peer_that_stays_silent_ends_as_overdue_then_failed() {
+    let mut it = iter(&[10, 20, 30], 2, 1);
+    assert_eq!(it.next(), query(10));
+    assert!(it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(20));
+    // A second retry keeps it waiting and counts another message.
+    assert!(it.on_retry(&id(10)));
+    assert!(it.on_success(&id(20), &[]));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    // No retry left: overdue, so the lookup moves past it.
+    it.on_overdue(&id(10));
+    assert!(!it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(30));
+    assert!(it.on_success(&id(30), &[]));
+    assert!(it.is_finished());
+    assert_eq!(ids(&it.closest_succeeded()), vec![id(20), id(30)]);
+    assert_eq!(it.in_flight(), vec![id(10)]);
+    it.on_failure(&id(10));
+    assert!(it.in_flight().is_empty());
+    assert_eq!((it.messages(), it.retries()), (5, 2));
+}
+
+#[test]
+fn retry_is_refused_unless_the_peer_is_awaited() {
+    let mut it = iter(&[10, 20, 30], 3, 1);
+    // Never queried, and a stranger.
+    assert!(!it.on_retry(&id(10)));
+    assert!(!it.on_retry(&id(99)));
+    assert_eq!(it.next(), query(10));
+    assert!(it.on_success(&id(10), &[]));
+    // Answered already.
+    assert!(!it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(20));
+    it.on_failure(&id(20));
+    assert!(!it.on_retry(&id(20)));
+    assert_eq!(it.next(), query(30));
+    it.finish();
+    assert!(!it.on_retry(&id(30)));
+    assert_eq!((it.messages(), it.retries()), (3, 0));
+}
+
+#[test]
+fn failure_of_a_retried_peer_frees_nothing_twice() {
+    let mut it = iter(&[10, 20, 30, 40], 4, 2);
+    assert_eq!(it.next(), query(10));
+    assert_eq!(it.next(), query(20));
+    assert!(it.on_retry(&id(10)));
+    assert_eq!(it.next(), query(30));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    // 10's slot was freed by the retry: its failure must not free another.
+    it.on_failure(&id(10));
+    assert_eq!(it.next(), LookupStep::Waiting);
+    assert_eq!(it.in_flight(), vec![id(20), id(30)]);
+}
+
+/// Pumps `it` until it waits or finishes; returns the contacts queried.
+fn pump(it: &mut ClosestIter) -> Vec<u32> {
+    let mut queried = Vec::new();
+    loop {
+        match it.next() {
+            LookupStep::Query(contact) => {
+                let n = (1..=60u32)
+                    .find(|&n| id(n) == contact.id)
+                    .expect("only c(1..=60) exist");
+                queried.push(n);
+            }
+            LookupStep::Waiting => {
+                assert!(!it.in_flight().is_empty(), "waiting with nothing out");
+                return queried;
+            }
+            LookupStep::Finished => return queried,
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 128, ..Default::default() })]
+
+    /// Any interleaving of answers, retries, overdue notices and failures
+    /// keeps the counts exact, queries each peer once, and ends.
+    #[test]
+    fn retries_keep_the_iterators_invariants(
+        ops in proptest::collection::vec((0u8..4, 0usize..64, 1u32..=60, 1u32..=60), 1..150)
+    ) {
+        let mut it = iter(&[30, 40, 50, 60], 5, 2);
+        let mut queried = std::collections::HashSet::new();
+        let mut outstanding: Vec<u32> = Vec::new();
+        let mut retries = 0u32;
+        for (kind, pick, a, b) in ops {
+            for n in pump(&mut it) {
+                proptest::prop_assert!(queried.insert(n), "c({}) queried twice", n);
+                outstanding.push(n);
+            }
+            if outstanding.is_empty() {
+                continue;
+            }
+            let slot = pick % outstanding.len();
+            let n = outstanding[slot];
+            match kind {
+                0 => {
+                    if it.on_success(&id(n), &[c(a), c(b)]) {
+                        outstanding.swap_remove(slot);
+                    }
+                }
+                1 => {
+                    if it.on_retry(&id(n)) {
+                        retries += 1;
+                    }
+                }
+                2 => it.on_overdue(&id(n)),
+                _ => {
+                    it.on_failure(&id(n));
+                    outstanding.swap_remove(slot);
+                }
+            }
+            proptest::prop_assert_eq!(it.retries(), retries);
+            proptest::prop_assert_eq!(it.messages(), queried.len() as u32 + retries);
+            for peer in it.in_flight() {
+                proptest::prop_assert!(outstanding.iter().any(|&n| id(n) == peer));
+            }
+        }
+        // Fail whatever is still out: the lookup must end.
+        for _ in 0..100 {
+            for n in pump(&mut it) {
+                proptest::prop_assert!(queried.insert(n), "c({}) queried twice", n);
+            }
+            if it.is_finished() {
+                break;
+            }
+            for peer in it.in_flight() {
+                it.on_failure(&peer);
+            }
+        }
+        proptest::prop_assert!(it.is_finished());
+        let closest = it.closest_succeeded();
+        proptest::prop_assert!(closest.len() <= 5);
+        proptest::prop_assert!(closest.windows(2).all(|w| w[0].id.distance(&NodeId::ZERO) < w[1].id.distance(&NodeId::ZERO)));
+    }
+}

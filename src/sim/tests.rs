@@ -126,7 +126,7 @@ fn lookups_without_loss_find_the_exact_k_closest() {
 }
 
 #[test]
-fn gets_and_lookups_hold_up_under_ten_percent_loss() {
+fn gets_hold_up_under_ten_percent_loss() {
     let mut sim = base();
     let put = sim.publish_records(50);
     assert_eq!((put.records, put.abandoned), (50, 0));
@@ -140,18 +140,6 @@ fn gets_and_lookups_hold_up_under_ten_percent_loss() {
     assert_eq!(gets.lookups, 300);
     assert!(gets.success_rate >= 0.99, "{gets}");
     assert!(gets.hops.p50 <= 3.0 && gets.hops.max <= 6.0, "{gets}");
-    let lookups = sim.run_lookups(300);
-    // A lost request or answer costs the lookup that contact (the engine
-    // does not retry within a lookup): with 10% loss a round trip fails
-    // 19% of the time, so about that share of the true k closest is
-    // missed and an exact-k result is rare; the contacts found are still
-    // mostly the right ones.
-    assert!(lookups.recall_mean.unwrap_or(0.0) >= 0.75, "{lookups}");
-    assert!(
-        lookups.hops.p50 <= 4.0 && lookups.hops.max <= 8.0,
-        "{lookups}"
-    );
-    assert!(lookups.messages.p50 <= 60.0, "{lookups}");
     assert!(sim.network_stats().lost > 0);
 }
 
@@ -302,4 +290,58 @@ fn summary_json_has_every_documented_field() {
     assert!(json.ends_with('}') && !json.contains('\n'));
     let text = s.to_string();
     assert!(text.contains("hops histogram:") && text.contains("success 100.00%"));
+}
+
+#[test]
+fn lookups_under_ten_percent_loss_find_the_k_closest_thanks_to_retries() {
+    let mut sim = base();
+    let lossy = LinkConfig {
+        loss: 0.1,
+        ..LinkConfig::default()
+    };
+    sim.set_link(lossy).expect("valid link");
+    let s = sim.run_lookups(300);
+    assert_eq!(s.lookups, 300);
+    assert_eq!((s.unfinished, s.abandoned, s.timed_out), (0, 0, 0));
+    // A round trip fails 19% of the time at 10% loss; with two retries a
+    // contact is missed 0.19^3 = 0.7% of the time, so a lookup misses one
+    // of its 20 closest about 13% of the time: exact-k is not reachable at
+    // 99%. Measured on this network: 87.7% exact, mean recall 0.9935
+    // (without retries: about 2% exact and recall 0.80).
+    assert!(s.success_rate >= 0.8, "{s}");
+    assert!(s.recall_mean.unwrap_or(0.0) >= 0.98, "{s}");
+    // A retransmission is at the depth of the request it repeats.
+    assert!(s.hops.p50 <= 3.0 && s.hops.max <= 6.0, "{s}");
+    assert!(s.messages.p50 <= 40.0 && s.messages.max <= 120.0, "{s}");
+    assert!(sim.network_stats().lost > 0);
+}
+
+#[test]
+fn retries_do_not_inflate_messages_without_loss() {
+    let run = |retries: u32| {
+        let mut cfg = SimConfig::new(200, 33);
+        cfg.node.request_retries = retries;
+        let mut sim = Simulation::new(cfg).expect("valid config");
+        sim.run_lookups(200)
+    };
+    let with = run(2);
+    let without = run(0);
+    assert_eq!(with.success_rate, 1.0, "{with}");
+    assert_eq!(without.success_rate, 1.0, "{without}");
+    // A retransmission at no loss only follows a round trip slower than
+    // its adaptive timeout (jitter); in the final fan-out it takes the
+    // place of the query of the next candidate that an overdue request
+    // would have caused, so the figures move by noise only (the runs diverge after the first
+    // such event). Measured at 300 nodes: p50 equal, mean 21.02 with and
+    // 21.47 without; at 1,000 nodes (release, seed 1): p50 equal, mean
+    // 25.29 with and 24.98 without.
+    assert!(
+        with.messages.p50 <= without.messages.p50,
+        "{with}\n{without}"
+    );
+    assert!(
+        with.messages.mean <= without.messages.mean * 1.03,
+        "{with}\n{without}"
+    );
+    assert!(with.hops.max <= without.hops.max, "{with}\n{without}");
 }

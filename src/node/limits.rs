@@ -22,23 +22,43 @@ use crate::config::Config;
 use crate::id::NodeId;
 use crate::wire::Token;
 
+/// An instant as signed nanoseconds from the limiter's epoch (the first
+/// instant it saw): 8 bytes where an `Instant` takes 16, exact for three
+/// centuries either side.
+type Nanos = i64;
+
+/// `t` in nanoseconds from `epoch`, saturating.
+fn nanos_since(epoch: Instant, t: Instant) -> Nanos {
+    match t.checked_duration_since(epoch) {
+        Some(d) => Nanos::try_from(d.as_nanos()).unwrap_or(Nanos::MAX),
+        None => Nanos::try_from(epoch.saturating_duration_since(t).as_nanos())
+            .map_or(Nanos::MIN, |n| -n),
+    }
+}
+
+/// `now - last` as a duration, zero if `last` is later (as
+/// `Instant::saturating_duration_since`).
+fn elapsed(now: Nanos, last: Nanos) -> Duration {
+    Duration::from_nanos(u64::try_from(now.saturating_sub(last)).unwrap_or(0))
+}
+
 /// One token bucket: refills at `rate` per second up to `burst`.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
-    last: Instant,
+    last: Nanos,
 }
 
 impl Bucket {
-    fn full(now: Instant, burst: f64) -> Self {
+    fn full(now: Nanos, burst: f64) -> Self {
         Bucket {
             tokens: burst,
             last: now,
         }
     }
 
-    fn refill(&mut self, now: Instant, rate: f64, burst: f64) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+    fn refill(&mut self, now: Nanos, rate: f64, burst: f64) {
+        let elapsed = elapsed(now, self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * rate).min(burst);
         self.last = now;
     }
@@ -61,9 +81,14 @@ struct SourceState {
 
 /// Per-source-IP limits: a request rate, and a budget of bytes the node may
 /// send to an address that has not proved it receives our datagrams.
+///
+/// A tracked source costs 56 bytes of table (times are [`Nanos`]), and the
+/// table is kept from growing past what `capacity` sources need.
 #[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
     sources: HashMap<IpAddr, SourceState>,
+    /// The first instant seen; every stored time is relative to it.
+    epoch: Option<Instant>,
     request_rate: f64,
     request_burst: f64,
     byte_rate: f64,
@@ -76,6 +101,7 @@ impl RateLimiter {
         let byte_rate = f64::from(config.unverified_bytes_per_sec);
         RateLimiter {
             sources: HashMap::new(),
+            epoch: None,
             request_rate: f64::from(config.rate_limit_requests_per_sec),
             request_burst: f64::from(config.rate_limit_burst.max(1)),
             byte_rate,
@@ -85,25 +111,43 @@ impl RateLimiter {
         }
     }
 
-    fn state(&mut self, now: Instant, ip: IpAddr) -> &mut SourceState {
-        if !self.sources.contains_key(&ip) && self.sources.len() >= self.capacity {
-            // A source forgotten while active gets a fresh budget if it
-            // comes back: the price of bounded memory (see SECURITY.md).
-            // Starting newcomers empty instead starved honest peers of
-            // simulated nodes, which track only 64 sources.
-            self.make_room(now);
+    /// `now` as [`Nanos`], fixing the epoch on first use.
+    fn nanos(&mut self, now: Instant) -> Nanos {
+        nanos_since(*self.epoch.get_or_insert(now), now)
+    }
+
+    fn state(&mut self, now: Nanos, ip: IpAddr) -> &mut SourceState {
+        let fresh = SourceState {
+            requests: Bucket::full(now, self.request_burst),
+            unverified_bytes: Bucket::full(now, self.byte_burst),
+        };
+        let known = self.sources.contains_key(&ip);
+        if !known {
+            if self.sources.len() >= self.capacity {
+                // A source forgotten while active gets a fresh budget if it
+                // comes back: the price of bounded memory (see
+                // SECURITY.md). Starting newcomers empty instead starved
+                // honest peers of simulated nodes, which track only 64
+                // sources.
+                self.make_room(now);
+            }
+            let _ = self.sources.insert(ip, fresh);
+            // A full table that keeps replacing sources fills with
+            // tombstones, and the hash table then doubles although the
+            // count stays at `capacity` (simulated nodes tracking 64
+            // sources ended up with 256 slots). Rehash back to what
+            // `capacity` sources need.
+            if self.sources.capacity() > 2 * self.capacity.max(8) {
+                self.sources.shrink_to(self.capacity);
+            }
         }
-        let (request_burst, byte_burst) = (self.request_burst, self.byte_burst);
-        self.sources.entry(ip).or_insert_with(|| SourceState {
-            requests: Bucket::full(now, request_burst),
-            unverified_bytes: Bucket::full(now, byte_burst),
-        })
+        self.sources.entry(ip).or_insert(fresh)
     }
 
     /// Drops sources whose buckets have refilled (forgetting them loses
     /// nothing); if none has, drops the one idle longest (ties: the lowest
     /// address, so the choice does not depend on hash order).
-    fn make_room(&mut self, now: Instant) {
+    fn make_room(&mut self, now: Nanos) {
         self.forget_refilled(now);
         if self.sources.len() >= self.capacity {
             if let Some(oldest) = self
@@ -119,19 +163,20 @@ impl RateLimiter {
 
     /// Drops the sources whose buckets are full again: a fresh entry would
     /// be identical.
-    fn forget_refilled(&mut self, now: Instant) {
+    fn forget_refilled(&mut self, now: Nanos) {
         let full_after = Duration::from_secs_f64(
             (self.request_burst / self.request_rate.max(1e-9))
                 .max(self.byte_burst / self.byte_rate.max(1e-9))
                 .min(3600.0),
         );
         self.sources
-            .retain(|_, s| now.saturating_duration_since(s.requests.last) < full_after);
+            .retain(|_, s| elapsed(now, s.requests.last) < full_after);
     }
 
     /// Forgets refilled sources and shrinks the map when it holds under a
     /// quarter of its capacity.
     pub(crate) fn release_memory(&mut self, now: Instant) {
+        let now = self.nanos(now);
         self.forget_refilled(now);
         if self.sources.len() * 4 < self.sources.capacity() {
             self.sources.shrink_to(2 * self.sources.len());
@@ -141,6 +186,7 @@ impl RateLimiter {
     /// Whether a request from `ip` may be served now (takes one token).
     pub(crate) fn allow_request(&mut self, now: Instant, ip: IpAddr) -> bool {
         let (rate, burst) = (self.request_rate, self.request_burst);
+        let now = self.nanos(now);
         let s = self.state(now, ip);
         s.requests.refill(now, rate, burst);
         s.requests.take(1.0)
@@ -150,6 +196,7 @@ impl RateLimiter {
     /// trip with us (takes the bytes from its budget).
     pub(crate) fn allow_unverified_send(&mut self, now: Instant, ip: IpAddr, bytes: usize) -> bool {
         let (rate, burst) = (self.byte_rate, self.byte_burst);
+        let now = self.nanos(now);
         let s = self.state(now, ip);
         s.unverified_bytes.refill(now, rate, burst);
         s.unverified_bytes.take(bytes as f64)
@@ -270,6 +317,55 @@ mod tests {
             rl.allow_request(t0, ip(i));
             assert!(rl.tracked() <= 8);
         }
+    }
+
+    #[test]
+    fn rate_limiter_table_stays_sized_for_its_capacity_under_source_churn() {
+        let config = Config {
+            rate_limit_tracked_ips: 64,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        // 20,000 distinct sources, 100 us apart: none refills in time to be
+        // forgotten, so each newcomer evicts the oldest.
+        for i in 0..20_000u32 {
+            let now = t0 + Duration::from_micros(100 * u64::from(i));
+            let ip = IpAddr::V4(Ipv4Addr::from(0x0B00_0000 + i));
+            assert!(rl.allow_request(now, ip));
+            assert!(rl.tracked() <= 64);
+            assert!(rl.sources.capacity() <= 2 * 64, "{}", rl.sources.capacity());
+        }
+    }
+
+    #[test]
+    fn rate_limiter_treats_an_instant_before_its_first_as_no_time_elapsed() {
+        let config = Config {
+            rate_limit_requests_per_sec: 10,
+            rate_limit_burst: 2,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(10);
+        assert!(rl.allow_request(t1, ip(1)));
+        assert!(rl.allow_request(t1, ip(1)));
+        // Earlier than anything seen: no refill, as with
+        // `Instant::saturating_duration_since`.
+        assert!(!rl.allow_request(t0, ip(1)));
+        // A source first seen before the epoch starts full.
+        assert!(rl.allow_request(t0, ip(2)));
+        assert!(rl.allow_request(t0, ip(2)));
+        assert!(!rl.allow_request(t0, ip(2)));
+        // The refill at t0 moved the first source's clock back to t0 (as
+        // it would with `Instant`s): at t1 it is full again, and 100 ms
+        // later one token is back.
+        let t2 = t1 + Duration::from_millis(100);
+        assert!(rl.allow_request(t1, ip(1)));
+        assert!(rl.allow_request(t1, ip(1)));
+        assert!(!rl.allow_request(t1, ip(1)));
+        assert!(rl.allow_request(t2, ip(1)));
+        assert!(!rl.allow_request(t2, ip(1)));
     }
 
     #[test]

@@ -58,6 +58,13 @@ pub struct KBucket {
 }
 
 impl KBucket {
+    /// An empty bucket, never touched.
+    pub(crate) const EMPTY: KBucket = KBucket {
+        entries: Vec::new(),
+        replacements: Vec::new(),
+        last_touched: None,
+    };
+
     /// The live entries, least recently seen first.
     pub fn entries(&self) -> &[Entry] {
         &self.entries

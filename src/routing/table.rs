@@ -6,7 +6,6 @@
 //! nothing and reads no clock: the caller reports answers and failures, is
 //! told whom to ping, and passes `now` in.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -55,12 +54,18 @@ pub struct RoutingTable {
     max_per_subnet_bucket: usize,
     max_per_subnet_table: usize,
     subnet_caps_on_local: bool,
-    /// Always `ID_BITS` buckets.
+    /// Buckets `ID_BITS - buckets.len() ..ID_BITS`, lowest index first.
+    /// Every bucket below the stored range is empty and was never touched,
+    /// so it is not stored: only the ranges near the top hold contacts (a
+    /// network of `N` nodes fills about `log2(N / k)` buckets), and 160
+    /// empty bucket headers would cost 10 KB per node. The range grows
+    /// downwards when an insert or touch first reaches a lower bucket.
     buckets: Vec<KBucket>,
-    /// Live (bucket) entries per capped subnet; cache entries not counted.
-    subnet_counts: BTreeMap<SubnetKey, usize>,
     len: usize,
 }
+
+/// What [`RoutingTable::bucket`] shows for a bucket below the stored range.
+static EMPTY_BUCKET: KBucket = KBucket::EMPTY;
 
 impl RoutingTable {
     /// An empty table around `local_id`, sized by `config.k`,
@@ -75,8 +80,7 @@ impl RoutingTable {
             max_per_subnet_bucket: config.max_per_subnet_bucket,
             max_per_subnet_table: config.max_per_subnet_table,
             subnet_caps_on_local: config.subnet_caps_on_local,
-            buckets: vec![KBucket::default(); ID_BITS],
-            subnet_counts: BTreeMap::new(),
+            buckets: Vec::new(),
             len: 0,
         }
     }
@@ -93,7 +97,7 @@ impl RoutingTable {
         let Some(index) = self.local_id.bucket_index(&contact.id) else {
             return InsertOutcome::Rejected(RejectReason::OwnId);
         };
-        let Some(bucket) = self.buckets.get(index) else {
+        let Some(bucket) = self.bucket(index) else {
             return InsertOutcome::Rejected(RejectReason::OwnId);
         };
 
@@ -109,10 +113,8 @@ impl RoutingTable {
                 if let Err(reason) = self.check_caps(index, &contact.addr, Some(&contact.id)) {
                     return InsertOutcome::Rejected(reason);
                 }
-                self.uncount(&old.contact.addr);
-                self.count(&contact.addr);
             }
-            if let Some(bucket) = self.buckets.get_mut(index) {
+            if let Some(bucket) = self.stored_mut(index) {
                 if let Some(entry) = bucket.entries.get_mut(pos) {
                     entry.contact = contact;
                 }
@@ -133,7 +135,7 @@ impl RoutingTable {
             return InsertOutcome::Rejected(reason);
         }
         let (k, max_failures) = (self.k, self.max_failures);
-        let Some(bucket) = self.buckets.get_mut(index) else {
+        let Some(bucket) = self.stored_or_grown(index) else {
             return InsertOutcome::Rejected(RejectReason::OwnId);
         };
         if let Some(pos) = cached {
@@ -145,7 +147,6 @@ impl RoutingTable {
         if bucket.entries.len() < k {
             KBucket::reserve_one(&mut bucket.entries, k);
             bucket.entries.push(entry);
-            self.count(&contact.addr);
             self.len += 1;
             return InsertOutcome::Inserted;
         }
@@ -154,10 +155,8 @@ impl RoutingTable {
             .iter()
             .position(|e| e.failures >= max_failures)
         {
-            let removed = bucket.entries.remove(stale);
+            bucket.entries.remove(stale);
             bucket.entries.push(entry);
-            self.uncount(&removed.contact.addr);
-            self.count(&contact.addr);
             return InsertOutcome::Inserted;
         }
         let candidate = bucket.entries.first().map(|e| e.contact);
@@ -198,7 +197,7 @@ impl RoutingTable {
             return FailureOutcome::Unknown;
         };
         let max_failures = self.max_failures;
-        let Some(bucket) = self.buckets.get_mut(index) else {
+        let Some(bucket) = self.stored_mut(index) else {
             return FailureOutcome::Unknown;
         };
         if let Some(pos) = bucket.position(id) {
@@ -253,7 +252,7 @@ impl RoutingTable {
     ) -> Option<Contact> {
         let index = self.local_id.bucket_index(candidate)?;
         if alive {
-            let bucket = self.buckets.get_mut(index)?;
+            let bucket = self.stored_mut(index)?;
             if let Some(pos) = bucket.position(candidate) {
                 bucket.mark_seen(pos, now);
                 bucket.touch(now);
@@ -261,7 +260,7 @@ impl RoutingTable {
             return None;
         }
         self.detach(index, candidate);
-        if let Some(bucket) = self.buckets.get_mut(index) {
+        if let Some(bucket) = self.stored_mut(index) {
             if let Some(pos) = bucket.replacement_position(candidate) {
                 bucket.replacements.remove(pos);
             }
@@ -278,7 +277,7 @@ impl RoutingTable {
             let _promoted = self.fill(index);
             return Some(removed.contact);
         }
-        let bucket = self.buckets.get_mut(index)?;
+        let bucket = self.stored_mut(index)?;
         let pos = bucket.replacement_position(id)?;
         Some(bucket.replacements.remove(pos).contact)
     }
@@ -286,7 +285,7 @@ impl RoutingTable {
     /// The live entry for `id` (replacement caches are not searched).
     pub fn get(&self, id: &NodeId) -> Option<&Entry> {
         let index = self.local_id.bucket_index(id)?;
-        self.buckets.get(index)?.get(id)
+        self.stored(index)?.get(id)
     }
 
     /// Whether `id` is a live entry of the table.
@@ -313,7 +312,7 @@ impl RoutingTable {
         // after a few buckets and a pass over all 160 would cost more.
         let among = if n >= self.len {
             let mut occupied = BucketSet::EMPTY;
-            for (index, bucket) in self.buckets.iter().enumerate() {
+            for (index, bucket) in self.stored_buckets() {
                 if !bucket.entries.is_empty() {
                     occupied.insert(index);
                 }
@@ -325,7 +324,7 @@ impl RoutingTable {
         // (distance to target, position in bucket), reused across buckets.
         let mut scratch: Vec<(DistanceKey, usize)> = Vec::new();
         for index in bucket_order(self.local_id.distance(target), among) {
-            let Some(bucket) = self.buckets.get(index) else {
+            let Some(bucket) = self.stored(index) else {
                 continue;
             };
             if bucket.entries.is_empty() {
@@ -371,12 +370,10 @@ impl RoutingTable {
     /// right after the insert touched `b`): every range at least as large
     /// as the one the contact was found in.
     pub fn idle_buckets(&self, now: Instant, idle_for: Duration) -> Vec<usize> {
-        let Some(lo) = self.buckets.iter().position(|b| !b.is_empty()) else {
+        let Some(lo) = self.stored_buckets().position(|(_, b)| !b.is_empty()) else {
             return Vec::new();
         };
-        self.buckets
-            .iter()
-            .enumerate()
+        self.stored_buckets()
             .skip(lo)
             .filter(|(_, b)| match b.last_touched {
                 None => true,
@@ -389,7 +386,7 @@ impl RoutingTable {
     /// Records that a lookup went through bucket `index`'s range at `now`
     /// (the refresh clock). Out-of-range indices are ignored.
     pub fn touch_bucket(&mut self, index: usize, now: Instant) {
-        if let Some(bucket) = self.buckets.get_mut(index) {
+        if let Some(bucket) = self.stored_or_grown(index) {
             bucket.touch(now);
         }
     }
@@ -412,21 +409,34 @@ impl RoutingTable {
 
     /// The buckets holding at least one live entry, with their indices.
     pub fn buckets(&self) -> impl Iterator<Item = (usize, &KBucket)> {
-        self.buckets
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !b.entries.is_empty())
+        self.stored_buckets().filter(|(_, b)| !b.entries.is_empty())
     }
 
     /// Bucket `index`, empty or not (`None` past 159).
     pub fn bucket(&self, index: usize) -> Option<&KBucket> {
-        self.buckets.get(index)
+        if index >= ID_BITS {
+            return None;
+        }
+        Some(self.stored(index).unwrap_or(&EMPTY_BUCKET))
     }
 
     /// Live entries counted against the subnet caps for `key` (0 for an
     /// exempt or unknown subnet).
+    ///
+    /// Counted on demand: a per-subnet map would cost every node about
+    /// 30 bytes per entry (each contact of a real network has its own
+    /// subnet), and the cap checks that need the count run only for
+    /// newcomers, whose admission already cost a key proof.
     pub fn subnet_count(&self, key: &SubnetKey) -> usize {
-        self.subnet_counts.get(key).copied().unwrap_or(0)
+        self.iter()
+            .filter(|e| self.key(&e.contact.addr).as_ref() == Some(key))
+            .count()
+    }
+
+    /// Buckets held in memory (the stored range), for tests.
+    #[cfg(test)]
+    pub(super) fn stored_bucket_count(&self) -> usize {
+        self.buckets.len()
     }
 
     // ---- internals -------------------------------------------------------
@@ -435,26 +445,53 @@ impl RoutingTable {
         capped_key(addr.ip(), self.subnet_caps_on_local)
     }
 
-    fn count(&mut self, addr: &SocketAddr) {
-        if let Some(key) = self.key(addr) {
-            *self.subnet_counts.entry(key).or_insert(0) += 1;
-        }
+    /// Index of the lowest stored bucket.
+    fn first_stored(&self) -> usize {
+        ID_BITS.saturating_sub(self.buckets.len())
     }
 
-    fn uncount(&mut self, addr: &SocketAddr) {
-        if let Some(key) = self.key(addr) {
-            if let Some(count) = self.subnet_counts.get_mut(&key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    self.subnet_counts.remove(&key);
-                }
-            }
+    /// Bucket `index` if it is in the stored range.
+    fn stored(&self, index: usize) -> Option<&KBucket> {
+        let first = self.first_stored();
+        self.buckets.get(index.checked_sub(first)?)
+    }
+
+    /// Bucket `index` if it is in the stored range, for changes that keep
+    /// an empty, untouched bucket as it is (a bucket outside the range is
+    /// exactly that).
+    fn stored_mut(&mut self, index: usize) -> Option<&mut KBucket> {
+        let first = self.first_stored();
+        self.buckets.get_mut(index.checked_sub(first)?)
+    }
+
+    /// Bucket `index`, extending the stored range down to it first
+    /// (`None` past 159).
+    fn stored_or_grown(&mut self, index: usize) -> Option<&mut KBucket> {
+        if index >= ID_BITS {
+            return None;
         }
+        let first = self.first_stored();
+        if index < first {
+            let mut grown = Vec::with_capacity(ID_BITS - index);
+            grown.resize_with(first - index, KBucket::default);
+            grown.append(&mut self.buckets);
+            self.buckets = grown;
+        }
+        self.stored_mut(index)
+    }
+
+    /// The stored buckets with their indices, lowest index first.
+    fn stored_buckets(&self) -> impl Iterator<Item = (usize, &KBucket)> {
+        let first = self.first_stored();
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(move |(i, b)| (first + i, b))
     }
 
     fn bucket_for_mut(&mut self, id: &NodeId) -> Option<&mut KBucket> {
         let index = self.local_id.bucket_index(id)?;
-        self.buckets.get_mut(index)
+        self.stored_mut(index)
     }
 
     /// Whether a live entry at `addr` may join bucket `index`, counting the
@@ -469,23 +506,21 @@ impl RoutingTable {
             return Ok(());
         };
         let mut in_bucket = 0;
-        let mut ignored_here = false;
-        for e in self.buckets.get(index).map_or(&[][..], |b| &b.entries) {
-            if self.key(&e.contact.addr) != Some(key) {
-                continue;
-            }
-            if Some(&e.contact.id) == ignoring {
-                ignored_here = true;
-            } else {
-                in_bucket += 1;
+        let mut in_table = 0;
+        for (i, bucket) in self.stored_buckets() {
+            for e in &bucket.entries {
+                if self.key(&e.contact.addr) != Some(key) || Some(&e.contact.id) == ignoring {
+                    continue;
+                }
+                in_table += 1;
+                if i == index {
+                    in_bucket += 1;
+                }
             }
         }
         if in_bucket >= self.max_per_subnet_bucket {
             return Err(RejectReason::SubnetBucketCap);
         }
-        let in_table = self
-            .subnet_count(&key)
-            .saturating_sub(usize::from(ignored_here));
         if in_table >= self.max_per_subnet_table {
             return Err(RejectReason::SubnetTableCap);
         }
@@ -496,7 +531,7 @@ impl RoutingTable {
     /// `index` that the caps allow once `ignoring` has left (ties: the
     /// newest cached).
     fn best_replacement(&self, index: usize, ignoring: Option<&NodeId>) -> Option<usize> {
-        let bucket = self.buckets.get(index)?;
+        let bucket = self.stored(index)?;
         let mut best: Option<(usize, Instant)> = None;
         for (pos, e) in bucket.replacements.iter().enumerate() {
             if best.is_some_and(|(_, seen)| e.last_seen < seen) {
@@ -514,21 +549,21 @@ impl RoutingTable {
     /// caller removes `ignoring` right after. Returns the promoted contact.
     fn promote_over(&mut self, index: usize, ignoring: Option<&NodeId>) -> Option<Contact> {
         let pos = self.best_replacement(index, ignoring)?;
-        let bucket = self.buckets.get_mut(index)?;
+        let k = self.k;
+        let bucket = self.stored_mut(index)?;
         if pos >= bucket.replacements.len() {
             return None;
         }
         let entry = bucket.replacements.remove(pos);
-        KBucket::reserve_one(&mut bucket.entries, self.k);
+        KBucket::reserve_one(&mut bucket.entries, k);
         bucket.insert_by_last_seen(entry);
-        self.count(&entry.contact.addr);
         self.len += 1;
         Some(entry.contact)
     }
 
     /// Promotes the best allowed replacement if bucket `index` has room.
     fn fill(&mut self, index: usize) -> Option<Contact> {
-        if self.buckets.get(index)?.entries.len() >= self.k {
+        if self.stored(index)?.entries.len() >= self.k {
             return None;
         }
         self.promote_over(index, None)
@@ -536,10 +571,9 @@ impl RoutingTable {
 
     /// Removes the live entry `id` from bucket `index`, keeping counts.
     fn detach(&mut self, index: usize, id: &NodeId) -> Option<Entry> {
-        let bucket = self.buckets.get_mut(index)?;
+        let bucket = self.stored_mut(index)?;
         let pos = bucket.position(id)?;
         let removed = bucket.entries.remove(pos);
-        self.uncount(&removed.contact.addr);
         self.len = self.len.saturating_sub(1);
         Some(removed)
     }
@@ -553,7 +587,7 @@ impl RoutingTable {
             return;
         }
         let key = self.key(&entry.contact.addr);
-        let same_subnet: Vec<usize> = match (key, self.buckets.get(index)) {
+        let same_subnet: Vec<usize> = match (key, self.stored(index)) {
             (Some(key), Some(bucket)) => bucket
                 .replacements
                 .iter()
@@ -565,7 +599,7 @@ impl RoutingTable {
         };
         let cache_size = self.replacement_cache_size;
         let cap = self.max_per_subnet_bucket;
-        let Some(bucket) = self.buckets.get_mut(index) else {
+        let Some(bucket) = self.stored_mut(index) else {
             return;
         };
         if same_subnet.len() >= cap {

@@ -571,3 +571,57 @@ fn zero_k_is_treated_as_one() {
         InsertOutcome::PendingEviction { .. }
     ));
 }
+
+#[test]
+fn buckets_below_the_lowest_used_one_are_not_stored() {
+    let now = Instant::now();
+    let mut t = RoutingTable::new(LOCAL, &small());
+    assert_eq!(t.stored_bucket_count(), 0);
+    assert!(t
+        .bucket(0)
+        .is_some_and(|b| b.is_empty() && b.last_touched().is_none()));
+    let _ = t.insert(contact(id_at(150, 1), "203.0.113.1:1"), now);
+    assert_eq!(t.stored_bucket_count(), ID_BITS - 150);
+    // A rejected newcomer (own id) or a lookup past 159 stores nothing.
+    let _ = t.insert(contact(LOCAL, "203.0.113.2:1"), now);
+    t.touch_bucket(ID_BITS, now);
+    assert_eq!(t.stored_bucket_count(), ID_BITS - 150);
+    // A touch of a lower bucket extends the range down to it, and keeps
+    // what the higher buckets held.
+    t.touch_bucket(140, now + Duration::from_secs(1));
+    assert_eq!(t.stored_bucket_count(), ID_BITS - 140);
+    assert_eq!(bucket_ids(&t, 150), vec![id_at(150, 1)]);
+    assert_eq!(
+        t.bucket(140).unwrap().last_touched(),
+        Some(now + Duration::from_secs(1))
+    );
+    assert!(t.bucket(139).is_some_and(|b| b.last_touched().is_none()));
+    // Failures, successes and removals of unknown ids in unstored buckets
+    // change nothing.
+    assert_eq!(t.on_failure(&id_at(20, 1)), FailureOutcome::Unknown);
+    t.on_success(&id_at(20, 1), now);
+    assert_eq!(t.remove(&id_at(20, 1)), None);
+    assert_eq!(t.resolve_eviction(&id_at(20, 1), false, now), None);
+    assert_eq!(t.stored_bucket_count(), ID_BITS - 140);
+}
+
+#[test]
+fn subnet_count_follows_inserts_address_changes_and_removals() {
+    let now = Instant::now();
+    let mut t = RoutingTable::new(LOCAL, &small());
+    let _ = t.insert(contact(id_at(150, 1), "203.0.113.1:1"), now);
+    let _ = t.insert(contact(id_at(151, 1), "203.0.113.2:1"), now);
+    let _ = t.insert(contact(id_at(152, 1), "198.51.100.1:1"), now);
+    assert_eq!(t.subnet_count(&SubnetKey::V4([203, 0, 113])), 2);
+    assert_eq!(t.subnet_count(&SubnetKey::V4([198, 51, 100])), 1);
+    // After two failures the entry may move to a new address.
+    let _ = t.on_failure(&id_at(151, 1));
+    assert_eq!(
+        t.insert(contact(id_at(151, 1), "198.51.100.2:1"), now),
+        InsertOutcome::Updated
+    );
+    assert_eq!(t.subnet_count(&SubnetKey::V4([203, 0, 113])), 1);
+    assert_eq!(t.subnet_count(&SubnetKey::V4([198, 51, 100])), 2);
+    assert!(t.remove(&id_at(152, 1)).is_some());
+    assert_eq!(t.subnet_count(&SubnetKey::V4([198, 51, 100])), 1);
+}

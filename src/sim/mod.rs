@@ -71,6 +71,8 @@ mod tests;
 mod tests_adversary;
 #[cfg(test)]
 mod tests_attacks;
+#[cfg(test)]
+mod tests_eclipse;
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

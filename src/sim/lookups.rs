@@ -15,7 +15,7 @@ use super::summary::{BatchContext, Summary};
 use super::world::{Command, What};
 use super::{nanos, Simulation};
 use crate::id::NodeId;
-use crate::node::{QueryOptions, QueryOutcome, QueryRequest, QueryStats};
+use crate::node::{Node, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats};
 use crate::record::{ImmutableRecord, Record};
 
 /// What a lookup looked for.
@@ -194,10 +194,52 @@ impl Simulation {
         }
     }
 
+    /// Publishes `record` (immutable or signed) from live slot `publisher`,
+    /// which is pinned, and waits for the put; later [`Simulation::run_gets`]
+    /// get it (a signed record with `start_get_mutable`). A record with the
+    /// key of one published earlier by the same slot replaces it: the gets
+    /// then expect the new version. `None` if the slot is not live or the
+    /// record does not verify; else how many nodes stored it.
+    pub fn publish_record(&mut self, publisher: usize, record: Record) -> Option<usize> {
+        let slot = u32::try_from(publisher).ok()?;
+        let now = self.instant(self.now);
+        let mut node = self.slots.get_mut(publisher)?.node.take()?;
+        self.batch.pending = 1;
+        self.batch.abandoned = 0;
+        self.batch.stored.clear();
+        let put = node.start_put(now, record.clone());
+        if let Ok(qid) = put {
+            self.tracked.insert((slot, qid), Tracked::Put);
+        }
+        self.collect(slot, node);
+        if put.is_err() {
+            self.batch.pending = 0;
+            return None;
+        }
+        self.pin(publisher);
+        let key = record.key();
+        let entry = PublishedRecord {
+            record,
+            publisher: slot,
+        };
+        match self
+            .published
+            .iter_mut()
+            .find(|p| p.publisher == slot && p.record.key() == key)
+        {
+            Some(p) => *p = entry,
+            None => self.published.push(entry),
+        }
+        let limit = self.now.saturating_add(nanos(self.batch_limit()));
+        self.run_until(limit, |s| s.batch.pending == 0);
+        self.batch.stored.first().copied()
+    }
+
     /// Runs `count` gets of records published with
-    /// [`Simulation::publish_records`] (picked at random), each from a
-    /// random live node other than the record's publisher. Success means
-    /// the record came back.
+    /// [`Simulation::publish_records`] or [`Simulation::publish_record`]
+    /// (picked at random), each from a random live node other than the
+    /// record's publisher. Success means the record (for a signed record,
+    /// the version published last) came back.
     pub fn run_gets(&mut self, count: usize) -> Summary {
         let published = self.published.len();
         let plan = if published == 0 {
@@ -315,18 +357,25 @@ impl Simulation {
         let qid = match planned {
             Planned::FindNode { target } => node.start_find_node(now, target),
             Planned::Get { record } => {
-                let key = self
+                let (key, mutable) = self
                     .published
                     .get(record)
-                    .map_or(NodeId::ZERO, |p| p.record.key());
+                    .map_or((NodeId::ZERO, false), |p| {
+                        (p.record.key(), matches!(p.record, Record::Mutable(_)))
+                    });
+                let (request, get): (_, fn(&mut Node, Instant, NodeId) -> QueryId) = if mutable {
+                    (QueryRequest::GetMutable(key), Node::start_get_mutable)
+                } else {
+                    (QueryRequest::GetImmutable(key), Node::start_get_immutable)
+                };
                 let options = QueryOptions {
                     disjoint_paths: self.get_paths,
                 };
                 match self.get_paths {
-                    None => node.start_get_immutable(now, key),
+                    None => get(&mut node, now, key),
                     Some(_) => node
-                        .start(now, QueryRequest::GetImmutable(key), options)
-                        .unwrap_or_else(|_| node.start_get_immutable(now, key)),
+                        .start(now, request, options)
+                        .unwrap_or_else(|_| get(&mut node, now, key)),
                 }
             }
         };

@@ -5,6 +5,7 @@
 //! through the engine's own `start_bootstrap`; it never fills a routing
 //! table by hand.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -13,7 +14,7 @@ use super::config::{ChurnConfig, KeyProofs};
 use super::link::mix64;
 use super::lookups::Tracked;
 use super::world::{Command, What};
-use super::{nanos, node_addr, BootstrapReport, Simulation, Slot, SlotState};
+use super::{nanos, BootstrapReport, Simulation, Slot, SlotState};
 use crate::error::SimError;
 use crate::identity::Identity;
 use crate::node::{Node, ProofScheme};
@@ -44,7 +45,10 @@ impl Simulation {
         let slot = self.slots.len();
         let slot32 = u32::try_from(slot).unwrap_or(u32::MAX);
         let seed = self.cfg.seed;
-        let identity = Identity::from_seed(mix64(seed ^ mix64(slot as u64 ^ 0x6964)));
+        let identity = self
+            .next_identity
+            .take()
+            .unwrap_or_else(|| Identity::from_seed(mix64(seed ^ mix64(slot as u64 ^ 0x6964))));
         let engine_seed = mix64(seed.wrapping_add(mix64(slot as u64 ^ 0x7267)));
         let mut node = Node::new(
             identity,
@@ -80,7 +84,7 @@ impl Simulation {
             let Some(&pick) = self.live.get(self.rng.gen_range(0..among)) else {
                 break;
             };
-            let addr = node_addr(pick as usize);
+            let addr = self.addr_of(pick as usize);
             if pick != slot && !addrs.contains(&addr) {
                 addrs.push(addr);
             }
@@ -243,6 +247,28 @@ impl Simulation {
         self.start_join(slot, among, Tracked::ChurnBootstrap);
         self.joined += 1;
         slot as usize
+    }
+
+    /// A node with `identity` joins now at `addr` (a [`super::subnet_addr`],
+    /// so that attack tests can put many ids behind one /24 or one IP),
+    /// bootstrapping from random live nodes like [`Simulation::join_node`].
+    /// Returns its slot, or `None` (nothing done) if `addr` is taken or is
+    /// not in the shared-subnet plan.
+    pub fn join_node_at(&mut self, identity: Identity, addr: SocketAddr) -> Option<usize> {
+        let taken = self.placed_at.contains_key(&addr);
+        let in_plan = super::slot_of(&addr).is_none()
+            && matches!(addr.ip(), IpAddr::V4(v4) if v4.octets()[0] == 99);
+        if taken || !in_plan {
+            return None;
+        }
+        let among = self.live.len();
+        let slot = u32::try_from(self.slots.len()).ok()?;
+        self.placed.insert(slot, addr);
+        self.placed_at.insert(addr, slot);
+        self.next_identity = Some(identity);
+        let slot = self.add_node();
+        self.start_join(slot, among, Tracked::ChurnBootstrap);
+        Some(slot as usize)
     }
 
     /// Node `slot` leaves now: gracefully (it just stops; what it already

@@ -24,6 +24,10 @@
 //! - **Addresses**: node slot `i` is `11.0.0.0 + ((i + 1) << 8) + 1`, port
 //!   6881: every node in its own public-looking /24, so the engine's subnet
 //!   caps behave as on the internet. Packets never leave the process.
+//!   Attack tests need many ids behind one /24: [`Simulation::join_node_at`]
+//!   adds a node at a chosen [`subnet_addr`] (`99.x.y.h`, outside the
+//!   default plan, several slots per /24 and per IP); [`Simulation::addr_of`]
+//!   and [`Simulation::slot_at`] resolve both plans.
 //! - **Links**: see [`LinkConfig`]. **Churn**: see [`ChurnConfig`].
 //!   **Partitions**: [`Simulation::partition`].
 //! - **Bootstrap**: [`Simulation::new`] joins the nodes in waves through
@@ -50,7 +54,7 @@
 //! | `world.rs` | the event queue and the loop: deliveries, timers, commands, the event-log hash |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |
 //! | `lookups.rs` | lookup and get batches, publishing, brute-force verification |
-//! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops |
+//! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops; forged requests sent by hand ([`Simulation::send_forged`]) and the [`StoreAnswers`] they get |
 //! | `summary.rs` | [`Summary`]: percentiles, success, histogram, `Display`, JSON |
 
 mod adversary;
@@ -66,9 +70,13 @@ mod tests;
 #[cfg(test)]
 mod tests_adversary;
 #[cfg(test)]
+mod tests_attacks;
+#[cfg(test)]
+mod tests_eclipse;
+#[cfg(test)]
 mod tests_proofs;
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -79,7 +87,7 @@ use crate::error::SimError;
 use crate::id::NodeId;
 use crate::node::{Node, QueryId};
 
-pub use adversary::Misbehaviour;
+pub use adversary::{Misbehaviour, StoreAnswers};
 pub use config::{
     ChurnConfig, KeyProofs, LatencyDistribution, LinkConfig, SimConfig, MAX_SIM_NODES,
 };
@@ -103,6 +111,21 @@ pub fn node_addr(slot: usize) -> SocketAddr {
     let slot = u32::try_from(slot.min(MAX_SIM_NODES)).unwrap_or(u32::MAX >> 9);
     let ip = ADDR_BASE + ((slot + 1) << 8) + 1;
     SocketAddr::from((Ipv4Addr::from(ip), SIM_PORT))
+}
+
+/// First address of the shared-subnet plan (`99.0.0.0`), above every
+/// [`node_addr`] and below `100.0.0.0`.
+const SHARED_BASE: u32 = 0x6300_0000;
+
+/// An address of the shared-subnet plan, for [`Simulation::join_node_at`]:
+/// `99.{subnet >> 8}.{subnet & 255}.{host}`, port `SIM_PORT + port_offset`
+/// (host 0 and 255 are moved to 1 and 254). Many slots can sit in one such
+/// /24, and on one IP with different ports; no [`node_addr`] is one of
+/// them.
+pub fn subnet_addr(subnet: u16, host: u8, port_offset: u16) -> SocketAddr {
+    let ip = SHARED_BASE + (u32::from(subnet) << 8) + u32::from(host.clamp(1, 254));
+    let port = SIM_PORT.saturating_add(port_offset);
+    SocketAddr::from((Ipv4Addr::from(ip), port))
 }
 
 /// The slot whose address is `addr`, if it is one of [`node_addr`]'s.
@@ -227,6 +250,12 @@ pub struct Simulation {
     adversary: Option<adversary::Adversary>,
     /// Disjoint paths of gets (`None`: the engines' config).
     get_paths: Option<usize>,
+    /// Slots placed at a [`subnet_addr`] instead of their [`node_addr`],
+    /// both ways (lookups only, never iterated: order cannot leak).
+    placed: HashMap<u32, SocketAddr>,
+    placed_at: HashMap<SocketAddr, u32>,
+    /// The identity the next [`Simulation::join_node_at`] node gets.
+    next_identity: Option<crate::identity::Identity>,
 }
 
 impl Simulation {
@@ -270,6 +299,9 @@ impl Simulation {
             scratch: Vec::new(),
             adversary: None,
             get_paths: None,
+            placed: HashMap::new(),
+            placed_at: HashMap::new(),
+            next_identity: None,
             cfg,
         };
         sim.bootstrap_network(progress);
@@ -346,6 +378,27 @@ impl Simulation {
     pub fn run_for(&mut self, d: Duration) {
         let until = self.now.saturating_add(nanos(d));
         self.run_until(until, |_| false);
+    }
+
+    /// The address of `slot`: its [`node_addr`], or the [`subnet_addr`] it
+    /// joined at.
+    pub fn addr_of(&self, slot: usize) -> SocketAddr {
+        let placed = u32::try_from(slot)
+            .ok()
+            .and_then(|s| self.placed.get(&s).copied());
+        placed.unwrap_or_else(|| node_addr(slot))
+    }
+
+    /// The slot at `addr`, in either address plan.
+    pub fn slot_at(&self, addr: &SocketAddr) -> Option<usize> {
+        if self.placed.is_empty() {
+            return slot_of(addr);
+        }
+        if let Some(&slot) = self.placed_at.get(addr) {
+            return Some(slot as usize);
+        }
+        // A placed slot is not reachable at its default address.
+        slot_of(addr).filter(|&s| u32::try_from(s).map_or(true, |s| !self.placed.contains_key(&s)))
     }
 
     fn instant(&self, t: u64) -> Instant {

@@ -16,7 +16,7 @@ fn network(nodes: usize, seed: u64) -> Simulation {
 /// test run (the key proofs of a bootstrap are real ed25519 signatures)
 /// and cloned by each test. Records are republished every 2 minutes and
 /// live 5.
-fn base() -> Simulation {
+pub(super) fn base() -> Simulation {
     static BASE: OnceLock<Simulation> = OnceLock::new();
     BASE.get_or_init(|| {
         let mut cfg = SimConfig::new(1_000, 10);

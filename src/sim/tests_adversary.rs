@@ -1,8 +1,9 @@
-//! Adversarial simulations: a share of the nodes of one bootstrapped
-//! 400-node network turns malicious (see [`Misbehaviour`]) and honest
-//! nodes get honest records, with one lookup path and with four disjoint
-//! paths. The bounds asserted are the measured figures with a margin
-//! (docs/SECURITY.md, "Adversarial simulations").
+//! Adversarial simulations: a share of the nodes of a bootstrapped
+//! network (400 nodes, and the 1,000-node network of `sim::tests`) turns
+//! malicious (see [`Misbehaviour`]) and honest nodes get honest records,
+//! with one lookup path and with four disjoint paths. The bounds asserted
+//! are the measured figures with a margin (docs/SECURITY.md, "Adversarial
+//! simulations").
 
 use std::sync::OnceLock;
 
@@ -13,7 +14,7 @@ const NODES: usize = 400;
 
 /// The network every test starts from: bootstrapped once, 40 records
 /// published by honest (pinned) nodes before anyone turns malicious.
-fn published() -> Simulation {
+pub(super) fn published() -> Simulation {
     static BASE: OnceLock<Simulation> = OnceLock::new();
     BASE.get_or_init(|| {
         let mut sim = Simulation::new(SimConfig::new(NODES, 21)).expect("valid config");
@@ -24,20 +25,41 @@ fn published() -> Simulation {
     .clone()
 }
 
-/// Get success of honest readers for honest records with `percent`% of
-/// the nodes malicious with `behaviour`, using `paths` disjoint paths.
-fn get_success(percent: usize, behaviour: Misbehaviour, paths: usize) -> f64 {
-    let mut sim = published();
-    let count = NODES * percent / 100;
+/// The 1,000-node network of `sim::tests` (seed 10, built once per test
+/// run and shared with those tests) with 40 records published by honest
+/// (pinned) nodes before anyone turns malicious.
+fn published_1000() -> Simulation {
+    static BASE: OnceLock<Simulation> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut sim = super::tests::base();
+        let put = sim.publish_records(40);
+        assert_eq!((put.records, put.abandoned), (40, 0));
+        sim
+    })
+    .clone()
+}
+
+/// Get success of 200 gets by honest readers of honest records in `sim`
+/// with `percent`% of its nodes malicious with `behaviour`, using `paths`
+/// disjoint paths.
+fn success_in(mut sim: Simulation, percent: usize, behaviour: Misbehaviour, paths: usize) -> f64 {
+    let nodes = sim.live_nodes();
+    let count = nodes * percent / 100;
     assert_eq!(sim.make_malicious(count, behaviour), count);
     sim.set_get_paths(Some(paths));
     let gets = sim.run_gets(200);
     assert_eq!(gets.lookups, 200, "{gets}");
     println!(
-        "adversary {behaviour:?} {percent}% paths {paths}: get success {:.3}, messages p50 {}",
-        gets.success_rate, gets.messages.p50
+        "adversary {nodes} nodes {behaviour:?} {percent}% paths {paths}: get success {:.3}, \
+         messages p50 {} p99 {}, timed out {}",
+        gets.success_rate, gets.messages.p50, gets.messages.p99, gets.timed_out
     );
     gets.success_rate
+}
+
+/// [`success_in`] on the 400-node network.
+fn get_success(percent: usize, behaviour: Misbehaviour, paths: usize) -> f64 {
+    success_in(published(), percent, behaviour, paths)
 }
 
 #[test]
@@ -99,4 +121,66 @@ fn a_third_colluding_costs_single_path_gets_more_than_four_disjoint_paths() {
         four >= 0.97 && four >= one,
         "four paths: {four}, one: {one}"
     );
+}
+
+#[test]
+fn at_1000_nodes_a_fifth_colluding_leaves_gets_at_least_97_percent_successful() {
+    // Measured: 1.000 with one path and with four (200 gets each); the
+    // goal is 95 % with disjoint paths.
+    for paths in [1, 4] {
+        let success = success_in(published_1000(), 20, Misbehaviour::Collude, paths);
+        assert!(success >= 0.97, "Collude 20% paths {paths}: {success}");
+    }
+}
+
+#[test]
+fn at_1000_nodes_a_fifth_dropping_leaves_gets_at_least_97_percent_successful() {
+    // DropRequests: the costlier of the other two behaviours (requests
+    // time out); ForgeRecords measured the same 1.000. Measured: 1.000
+    // with one path and with four (200 gets each).
+    for paths in [1, 4] {
+        let success = success_in(published_1000(), 20, Misbehaviour::DropRequests, paths);
+        assert!(success >= 0.97, "DropRequests 20% paths {paths}: {success}");
+    }
+}
+
+/// Prints every row (10, 20, 33 % of each behaviour, 1, 2 and 4 paths)
+/// of a get table on clones of `network`, and checks the goal of issue 8:
+/// at least 95 % success at 20 % malicious with four disjoint paths.
+fn get_table(network: impl Fn() -> Simulation) {
+    for behaviour in [
+        Misbehaviour::Collude,
+        Misbehaviour::DropRequests,
+        Misbehaviour::ForgeRecords,
+    ] {
+        for percent in [10, 20, 33] {
+            for paths in [1, 2, 4] {
+                let success = success_in(network(), percent, behaviour, paths);
+                if percent <= 20 && paths == 4 {
+                    assert!(success >= 0.95, "{behaviour:?} {percent}%: {success}");
+                }
+            }
+        }
+    }
+}
+
+/// The 1,000-node table in docs/SECURITY.md. About three minutes
+/// unoptimised:
+/// `cargo test --all-features --lib adversarial_get_table_at_1000_nodes -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement: prints the full 1,000-node table"]
+fn adversarial_get_table_at_1000_nodes() {
+    get_table(published_1000);
+}
+
+/// The 5,000-node table in docs/SECURITY.md (default engine config, seed
+/// 50, 40 records). Run it optimised:
+/// `cargo test --release --all-features --lib adversarial_get_table_at_5000_nodes -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement: bootstraps 5,000 nodes (minutes, run with --release)"]
+fn adversarial_get_table_at_5000_nodes() {
+    let mut base = Simulation::new(SimConfig::new(5_000, 50)).expect("valid config");
+    let put = base.publish_records(40);
+    assert_eq!((put.records, put.abandoned), (40, 0));
+    get_table(|| base.clone());
 }

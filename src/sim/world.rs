@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 
 use super::link::Fate;
-use super::{nanos, slot_of, Simulation, SlotState};
+use super::{nanos, Simulation, SlotState};
 use crate::node::Event;
 
 /// One entry of the event queue. Ordered so that `BinaryHeap` (a max-heap)
@@ -148,7 +148,8 @@ impl Simulation {
             self.log.update(&(payload.len() as u32).to_le_bytes());
             self.log.update(payload);
         }
-        node.handle_datagram(instant, super::node_addr(from as usize), payload);
+        let from_addr = self.addr_of(from as usize);
+        node.handle_datagram(instant, from_addr, payload);
         self.collect(to, node);
     }
 
@@ -173,7 +174,7 @@ impl Simulation {
     /// timer, and puts it back into `slot`.
     pub(super) fn collect(&mut self, slot: u32, mut node: Box<crate::node::Node>) {
         while let Some(t) = node.poll_transmit() {
-            let Some(to) = slot_of(&t.dest).and_then(|s| u32::try_from(s).ok()) else {
+            let Some(to) = self.slot_at(&t.dest).and_then(|s| u32::try_from(s).ok()) else {
                 self.stats.unroutable += 1;
                 continue;
             };

@@ -1,13 +1,15 @@
 //! Hostile load on loopback: a flood from one address must not starve a
 //! well-behaved client, and an address that never completes a round trip
-//! (a spoofed victim) must not be used as an amplification target.
+//! (a spoofed victim) must not be used as an amplification target, and a
+//! flood of STOREs under unique keys must leave the store within its caps.
 //! Every loop is bounded in count and time.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use meshara_dht::record::{ImmutableRecord, Record};
 use meshara_dht::runtime::Testnet;
-use meshara_dht::wire::{self, Body, Message, Request};
+use meshara_dht::wire::{self, Body, Message, Request, Response};
 use meshara_dht::{Config, NodeId};
 use std::net::Ipv4Addr;
 
@@ -161,6 +163,98 @@ async fn spoofed_source_gets_less_than_three_times_its_bytes() {
             bytes_in <= budget * (seconds + 1),
             "{bytes_in} B over the budget"
         );
+        net.shutdown().await;
+    })
+    .await
+    .expect("test exceeded its time bound")
+}
+
+/// Asks `to` for a STORE token from `socket`'s address.
+async fn token(socket: &tokio::net::UdpSocket, to: SocketAddr) -> wire::Token {
+    let mut buf = [0u8; 2048];
+    for attempt in 0..10u64 {
+        socket
+            .send_to(&find_node(attempt, NodeId::sha1(b"t")), to)
+            .await
+            .unwrap();
+        let wait = tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buf));
+        if let Ok(Ok((n, _))) = wait.await {
+            if let Ok(Message {
+                body: Body::Response(Response::Nodes { token, .. }),
+                ..
+            }) = wire::decode(&buf[..n])
+            {
+                return token;
+            }
+        }
+    }
+    panic!("no token from {to}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unique_keys_leaves_the_store_within_its_caps() {
+    tokio::time::timeout(LIMIT, async {
+        const VALUE: usize = 200;
+        const BYTE_CAP: usize = 40_000;
+        let config = Config {
+            max_records: 300,
+            max_record_bytes: BYTE_CAP,
+            ..guarded()
+        };
+        let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let net = Testnet::with(2, bind, config, 9).await.unwrap();
+        let target = net.nodes[0].local_addr();
+        let mut sent = 0u64;
+        // Four source addresses, each with its own token and per-IP quota,
+        // send STOREs of distinct 200-byte values (distinct keys) for up to
+        // 2 s each: more than the byte cap and the record cap could hold.
+        for source in 11..15u8 {
+            let socket = tokio::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, source), 0))
+                .await
+                .unwrap();
+            let token = token(&socket, target).await;
+            let end = Instant::now() + Duration::from_secs(2);
+            let mut i = 0u64;
+            while Instant::now() < end && i < 2_000 {
+                let mut value = vec![source; VALUE];
+                value[..8].copy_from_slice(&i.to_be_bytes());
+                let record = Record::Immutable(ImmutableRecord::new(value).unwrap());
+                let msg = wire::encode(&Message {
+                    txid: i,
+                    sender: NodeId::sha1(&[source]),
+                    body: Body::Request {
+                        read_only: true,
+                        request: Request::Store { token, record },
+                    },
+                })
+                .unwrap();
+                if socket.send_to(&msg, target).await.is_ok() {
+                    sent += 1;
+                }
+                i += 1;
+                if i % 64 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stats = net.nodes[0].stats().await.unwrap();
+        eprintln!(
+            "sent {sent} STOREs of unique keys: {} accepted, {} refused, {} rate-limited, {} stored",
+            stats.node.stores_accepted,
+            stats.node.stores_refused,
+            stats.node.requests_rate_limited,
+            stats.records_stored
+        );
+        // The flood reached the store and filled it up to the byte cap
+        // (every value is 200 bytes), and no further.
+        assert!(sent >= 1_000, "{sent}");
+        assert!(stats.node.stores_refused > 0, "{stats:?}");
+        assert!(stats.records_stored * VALUE <= BYTE_CAP, "{stats:?}");
+        assert!(stats.records_stored * VALUE > BYTE_CAP / 2, "{stats:?}");
+        // The flooded node still answers lookups.
+        let found = net.nodes[1].find_node(NodeId::sha1(b"after")).await.unwrap();
+        assert!(found.iter().any(|c| c.addr == target), "{found:?}");
         net.shutdown().await;
     })
     .await

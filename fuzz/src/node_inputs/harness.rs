@@ -281,10 +281,20 @@ impl Harness {
     }
 
     /// The contacts a correct node answers a lookup for `target` with.
+    /// What a `Nodes` answer must list: the k closest table entries, not
+    /// the requester, and none that failed `max_failures` requests in a row
+    /// (computed from the whole table, independently of the engine's
+    /// two-step fetch).
     fn expected_nodes(&self, target: &NodeId, requester: &NodeId) -> Vec<Contact> {
         let n = self.config.k.min(MAX_CONTACTS);
-        let mut nodes = self.node.routing_table().closest(target, n + 1);
-        nodes.retain(|c| c.id != *requester);
+        let table = self.node.routing_table();
+        let mut nodes = table.closest(target, table.len());
+        nodes.retain(|c| {
+            c.id != *requester
+                && table
+                    .get(&c.id)
+                    .is_some_and(|e| e.failures < self.config.max_failures)
+        });
         nodes.truncate(n);
         nodes
     }

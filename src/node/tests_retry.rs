@@ -49,6 +49,25 @@ struct Net {
 }
 
 impl Net {
+    /// A network of `nodes` at `addrs` with nothing in flight.
+    fn quiet(nodes: Vec<Node>, addrs: Vec<SocketAddr>, now: Instant) -> Self {
+        Net {
+            nodes,
+            addrs,
+            now,
+            queue: VecDeque::new(),
+            held: Vec::new(),
+            events: Vec::new(),
+            find_nodes: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// A copy of the engines (state, RNGs and all) with nothing in flight.
+    fn copy(&self) -> Self {
+        Net::quiet(self.nodes.clone(), self.addrs.clone(), self.now)
+    }
+
     /// `n` engines with `config`, nodes 1.. bootstrapped from node 0 over
     /// a perfect network.
     fn bootstrapped(n: usize, config: Config) -> Self {
@@ -66,16 +85,7 @@ impl Net {
         let addrs = (0..n)
             .map(|i| SocketAddr::from(([127, 0, 0, 1], 20_000 + i as u16)))
             .collect();
-        let mut net = Net {
-            nodes,
-            addrs,
-            now,
-            queue: VecDeque::new(),
-            held: Vec::new(),
-            events: Vec::new(),
-            find_nodes: Vec::new(),
-            steps: 0,
-        };
+        let mut net = Net::quiet(nodes, addrs, now);
         for i in 1..n {
             let boot = net.addrs[0];
             let q = net.nodes[i].start_bootstrap(net.now, vec![boot]);
@@ -231,16 +241,7 @@ fn network_and_reference(config: Config) -> (Net, QueryOutcome, QueryStats) {
     assert!(net.nodes[ORIGIN]
         .routing_table()
         .contains(&net.nodes[PEER].id()));
-    let mut reference = Net {
-        nodes: net.nodes.clone(),
-        addrs: net.addrs.clone(),
-        now: net.now,
-        queue: VecDeque::new(),
-        held: Vec::new(),
-        events: Vec::new(),
-        find_nodes: Vec::new(),
-        steps: 0,
-    };
+    let mut reference = net.copy();
     let q = reference.nodes[ORIGIN].start_find_node(reference.now, target());
     let (outcome, stats) = reference.wait(ORIGIN, q, |_, _| Fate::Deliver);
     assert_eq!(reference.find_nodes_to(ORIGIN, PEER).len(), 1);
@@ -465,16 +466,7 @@ fn retry_in_a_disjoint_lookup_is_sent_and_its_answer_used() {
     let options = QueryOptions {
         disjoint_paths: Some(2),
     };
-    let mut reference = Net {
-        nodes: net.nodes.clone(),
-        addrs: net.addrs.clone(),
-        now: net.now,
-        queue: VecDeque::new(),
-        held: Vec::new(),
-        events: Vec::new(),
-        find_nodes: Vec::new(),
-        steps: 0,
-    };
+    let mut reference = net.copy();
     let mut net = net;
     let q = reference.nodes[ORIGIN]
         .start(reference.now, QueryRequest::FindNode(target()), options)

@@ -600,6 +600,14 @@ impl Node {
         }
     }
 
+    /// Whether `id` is a table entry that failed `max_failures` requests in
+    /// a row: most likely gone, so neither retried nor listed in answers.
+    fn is_stale(&self, id: &NodeId) -> bool {
+        self.table
+            .get(id)
+            .is_some_and(|e| e.failures >= self.config.max_failures)
+    }
+
     /// Whether `contact` waits in a replacement cache, at that address: it
     /// proved its key when it was parked there.
     fn is_spare(&self, contact: &Contact) -> bool {

@@ -117,11 +117,7 @@ impl Node {
         // A contact that failed `max_failures` requests in a row (each
         // request with all its retries) is most likely gone: do not spend
         // more datagrams on it.
-        if self
-            .table
-            .get(&peer)
-            .is_some_and(|e| e.failures >= self.config.max_failures)
-        {
+        if self.is_stale(&peer) {
             return false;
         }
         let Some(q) = self.queries.get_mut(&qid) else {

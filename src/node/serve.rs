@@ -116,13 +116,7 @@ impl Node {
     /// timeout).
     fn closest_for(&self, target: &NodeId, requester: &NodeId) -> Vec<Contact> {
         let n = self.config.k.min(MAX_CONTACTS);
-        let usable = |c: &Contact| {
-            c.id != *requester
-                && self
-                    .table
-                    .get(&c.id)
-                    .is_some_and(|e| e.failures < self.config.max_failures)
-        };
+        let usable = |c: &Contact| c.id != *requester && !self.is_stale(&c.id);
         let mut nodes = self.table.closest(target, n + 1);
         let asked = nodes.len();
         nodes.retain(usable);

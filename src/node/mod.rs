@@ -98,6 +98,9 @@ struct Pending {
     /// Passed its soft deadline; its slot was freed but an answer is still
     /// taken until the hard deadline.
     overdue: bool,
+    /// The deadline this request has in `Node::deadlines` (soft, then
+    /// hard), so that an answered request takes it out again.
+    deadline: Instant,
 }
 
 /// A record this node published and keeps alive by republishing.
@@ -380,6 +383,7 @@ impl Node {
                 sent_at: now,
                 purpose,
                 overdue: false,
+                deadline: now + timeout,
             },
         );
         self.deadlines.insert((now + timeout, txid));
@@ -425,6 +429,14 @@ impl Node {
         self.table.get(id).is_some_and(|e| e.contact.addr == *addr)
     }
 
+    /// Stops tracking request `txid` (answered or retired) and takes its
+    /// deadline out, so that no timer fires for it.
+    fn remove_pending(&mut self, txid: TxId) -> Option<Pending> {
+        let p = self.pending.remove(&txid)?;
+        self.deadlines.remove(&(p.deadline, txid));
+        Some(p)
+    }
+
     /// A soft or hard request deadline fired.
     fn request_deadline(&mut self, now: Instant, txid: TxId) {
         let Some(p) = self.pending.get_mut(&txid) else {
@@ -439,6 +451,7 @@ impl Node {
                     // this peer); otherwise it is overdue.
                     p.overdue = true;
                     let hard = now + self.config.rpc_late_window;
+                    p.deadline = hard;
                     let (peer, to) = (p.expected, p.to);
                     self.deadlines.insert((hard, txid));
                     if let Some(peer) = peer {
@@ -456,8 +469,8 @@ impl Node {
                     // costly (a live contact evicted, a proof lost): they
                     // get the late window too.
                     p.overdue = true;
-                    self.deadlines
-                        .insert((now + self.config.rpc_late_window, txid));
+                    p.deadline = now + self.config.rpc_late_window;
+                    self.deadlines.insert((p.deadline, txid));
                     return;
                 }
                 Purpose::Store(_) | Purpose::BootstrapPing { .. } => {}
@@ -532,7 +545,7 @@ impl Node {
             self.stats.responses_unsolicited += 1;
             return;
         }
-        let Some(p) = self.pending.remove(&txid) else {
+        let Some(p) = self.remove_pending(txid) else {
             return;
         };
         // Any answer to one copy of a lookup request completes it: the

@@ -170,7 +170,7 @@ impl Node {
     /// their answers, if any come, are dropped as unsolicited.
     pub(super) fn retire_other_copies(&mut self, txid: TxId, attempt: Attempt) {
         for copy in self.retransmissions.answered(txid, attempt) {
-            self.pending.remove(&copy);
+            self.remove_pending(copy);
         }
     }
 

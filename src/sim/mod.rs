@@ -15,12 +15,15 @@
 //! # Model
 //!
 //! - **Time** is virtual: an `Instant` taken once at construction plus a
-//!   nanosecond offset. The queue is a binary heap of `(time, seq, event)`;
-//!   `seq` breaks ties in insertion order, so the run is deterministic.
+//!   nanosecond offset. The queue orders events by `(time, seq)`; `seq`
+//!   breaks ties in insertion order, so the run is deterministic.
 //! - **Timers**: each node has at most one live timer event, at the instant
 //!   [`Node::poll_timeout`] last reported. A node whose deadline moves
 //!   earlier gets a new event; the old one is recognised as stale (its time
 //!   is not the node's armed time) and skipped without touching the node.
+//!   A node whose deadline moved later (an answered request takes its
+//!   deadline out) is not woken when the old event comes up: the event is
+//!   re-queued at the node's real deadline.
 //! - **Addresses**: node slot `i` is `11.0.0.0 + ((i + 1) << 8) + 1`, port
 //!   6881: every node in its own public-looking /24, so the engine's subnet
 //!   caps behave as on the internet. Packets never leave the process.
@@ -51,7 +54,8 @@
 //! |---|---|
 //! | `config.rs` | [`SimConfig`], [`LinkConfig`], [`LatencyDistribution`], [`ChurnConfig`] |
 //! | `link.rs` | the link model: per-pair latency from a hash, per-datagram jitter, loss, duplication |
-//! | `world.rs` | the event queue and the loop: deliveries, timers, commands, the event-log hash |
+//! | `queue.rs` | the event queue: `(time, seq)` keys in a heap, events in a slab |
+//! | `world.rs` | the events and the loop: deliveries, timers, commands, the event-log hash |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |
 //! | `lookups.rs` | lookup and get batches, publishing, brute-force verification |
 //! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops; forged requests sent by hand ([`Simulation::send_forged`]) and the [`StoreAnswers`] they get |
@@ -62,6 +66,7 @@ mod config;
 mod link;
 mod lookups;
 mod membership;
+mod queue;
 mod summary;
 mod world;
 
@@ -76,7 +81,7 @@ mod tests_eclipse;
 #[cfg(test)]
 mod tests_proofs;
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -97,7 +102,8 @@ pub use summary::{peak_rss_bytes, Percentiles, Summary};
 use link::LinkModel;
 use lookups::{Batch, PublishedRecord, Tracked};
 use membership::Partition;
-use world::Scheduled;
+use queue::EventQueue;
+use world::What;
 
 /// The UDP port every simulated node listens on.
 pub const SIM_PORT: u16 = 6881;
@@ -180,7 +186,8 @@ pub struct NetworkStats {
     pub unroutable: u64,
     /// Engine timers fired.
     pub timers: u64,
-    /// Timer events skipped as stale.
+    /// Timer events that did not wake their node: superseded by an earlier
+    /// one, or the node's deadline had moved later (then re-queued).
     pub stale_timers: u64,
     /// Most events (datagrams in flight, armed timers, commands) queued at
     /// once.
@@ -220,8 +227,7 @@ pub struct Simulation {
     now: u64,
     rng: StdRng,
     link: LinkModel,
-    queue: BinaryHeap<Scheduled>,
-    seq: u64,
+    queue: EventQueue<What>,
     slots: Vec<Slot>,
     /// Node id per slot (dense, for brute-force checks).
     ids: Vec<NodeId>,
@@ -279,8 +285,7 @@ impl Simulation {
             rng: StdRng::seed_from_u64(link::mix64(seed ^ 0x7369_6d75_6c61_7465)),
             base: Instant::now(),
             now: 0,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::default(),
             slots: Vec::with_capacity(cfg.nodes),
             ids: Vec::with_capacity(cfg.nodes),
             live: Vec::with_capacity(cfg.nodes),

@@ -1,45 +1,15 @@
-//! The event queue and the loop that runs it: datagram deliveries (through
+//! The events and the loop that runs them: datagram deliveries (through
 //! the link model and any partition), engine timers (with stale-event
-//! skipping), commands, and the event-log hash.
+//! skipping), commands, and the event-log hash. Their order is the
+//! queue's (`queue.rs`).
 //!
 //! This module owns the order in which things happen. It never decides
 //! anything about the protocol: it hands datagrams and timeouts to the
 //! engines and collects what they emit.
 
-use std::cmp::Ordering;
-
 use super::link::Fate;
 use super::{nanos, Simulation, SlotState};
 use crate::node::Event;
-
-/// One entry of the event queue. Ordered so that `BinaryHeap` (a max-heap)
-/// pops the earliest `(at, seq)` first.
-#[derive(Debug, Clone)]
-pub(super) struct Scheduled {
-    pub(super) at: u64,
-    pub(super) seq: u64,
-    pub(super) what: What,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
 
 /// What an event does.
 #[derive(Debug, Clone)]
@@ -72,12 +42,7 @@ pub(super) enum Command {
 
 impl Simulation {
     pub(super) fn schedule(&mut self, at: u64, what: What) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            what,
-        });
+        self.queue.push(at, what);
         self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u64);
     }
 
@@ -89,21 +54,21 @@ impl Simulation {
             if done(self) {
                 return true;
             }
-            let Some(next) = self.queue.peek() else {
+            let Some(next) = self.queue.peek_time() else {
                 self.now = self.now.max(until);
                 return false;
             };
-            if next.at > until {
+            if next > until {
                 self.now = self.now.max(until);
                 return false;
             }
-            let Some(ev) = self.queue.pop() else {
+            let Some((at, what)) = self.queue.pop() else {
                 return false;
             };
-            self.now = self.now.max(ev.at);
-            match ev.what {
+            self.now = self.now.max(at);
+            match what {
                 What::Deliver { from, to, payload } => self.deliver(from, to, &payload),
-                What::Timer { node } => self.fire_timer(node, ev.at),
+                What::Timer { node } => self.fire_timer(node, at),
                 What::Command(c) => self.command(c),
             }
         }
@@ -165,6 +130,19 @@ impl Simulation {
         let Some(mut node) = s.node.take() else {
             return;
         };
+        // The node's deadline may have moved later since this event was
+        // queued (an answered request takes its deadline out): then nothing
+        // is due, so re-arm for the real deadline instead of waking it.
+        let deadline = node.poll_timeout().map(|t| self.offset(t));
+        if let Some(real) = deadline.filter(|&d| d > at) {
+            self.stats.stale_timers += 1;
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                s.node = Some(node);
+                s.timer = real;
+            }
+            self.schedule(real, What::Timer { node: slot });
+            return;
+        }
         self.stats.timers += 1;
         node.handle_timeout(self.instant(at));
         self.collect(slot, node);

@@ -505,16 +505,34 @@ impl Node {
                 if q.timed_out {
                     return false;
                 }
-                // Refresh every bucket farther than the closest neighbour.
+                // Refresh every bucket farther than the closest neighbour,
+                // except those the self-lookup already completed: it found
+                // every node nearer than its k-th result, so a bucket whose
+                // whole range lies inside that radius (index below the k-th
+                // result's bucket) holds all the nodes it could ever have.
+                // The nearest neighbour is the lookup's first result or a
+                // table entry: responders enter the table only once their
+                // key proof is back, which may be after this point.
                 let nearest = self
                     .table
                     .closest(&self.id, 1)
-                    .first()
-                    .and_then(|c| self.id.bucket_index(&c.id));
+                    .iter()
+                    .chain(closest.first())
+                    .filter_map(|c| self.id.bucket_index(&c.id))
+                    .min();
                 let Some(nearest) = nearest else {
                     return false;
                 };
-                for index in nearest + 1..ID_BITS {
+                let complete_below = if closest.len() >= self.config.k {
+                    closest
+                        .iter()
+                        .filter_map(|c| self.id.bucket_index(&c.id))
+                        .max()
+                        .unwrap_or(0)
+                } else {
+                    0
+                };
+                for index in (nearest + 1).max(complete_below)..ID_BITS {
                     if let Some(target) = self.id.random_in_bucket(index, &mut self.rng) {
                         self.start_query(now, target, QueryKind::refresh(Some(qid)), false);
                     }

@@ -908,3 +908,6 @@ fn cached_contact_is_not_asked_to_prove_its_key_again() {
 
 #[path = "tests_proofs.rs"]
 mod proofs;
+
+#[path = "tests_bootstrap.rs"]
+mod bootstrap;

@@ -181,7 +181,10 @@ fn client(
                 sender,
                 body: Body::Request {
                     read_only: true,
-                    request: Request::FindNode { target },
+                    request: Request::FindNode {
+                        target,
+                        challenge: None,
+                    },
                 },
             };
             wire::encode_into(&msg, &mut out).map_err(std::io::Error::other)?;

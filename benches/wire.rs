@@ -39,6 +39,7 @@ fn nodes(ipv6: impl Fn(u8) -> bool) -> Message {
     response(Response::Nodes {
         token: [0x5A; 8],
         nodes: (0..20).map(|i| contact(i, ipv6(i))).collect(),
+        proof: None,
     })
 }
 

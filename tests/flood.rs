@@ -35,7 +35,10 @@ fn find_node(txid: u64, target: NodeId) -> Vec<u8> {
         sender: NodeId::sha1(b"flooder"),
         body: Body::Request {
             read_only: false,
-            request: Request::FindNode { target },
+            request: Request::FindNode {
+                target,
+                challenge: None,
+            },
         },
     })
     .unwrap()

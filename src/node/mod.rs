@@ -50,7 +50,7 @@ use crate::identity::Identity;
 use crate::record::Record;
 use crate::routing::{InsertOutcome, RoutingTable};
 use crate::store::RecordStore;
-use crate::wire::{self, Body, Contact, Message, Nonce, Request, Response, TxId};
+use crate::wire::{self, Body, Contact, KeyProof, Message, Nonce, Request, Response, TxId};
 
 use limits::{RateLimiter, TokenSecrets};
 pub(crate) use proof::ProofScheme;
@@ -101,6 +101,9 @@ struct Pending {
     /// The deadline this request has in `Node::deadlines` (soft, then
     /// hard), so that an answered request takes it out again.
     deadline: Instant,
+    /// The key-proof challenge a FIND_NODE carried, checked against the
+    /// proof in its answer.
+    challenge: Option<Nonce>,
 }
 
 /// A record this node published and keeps alive by republishing.
@@ -359,6 +362,10 @@ impl Node {
         timeout: Duration,
     ) -> Option<TxId> {
         let txid = self.new_txid();
+        let challenge = match request {
+            Request::FindNode { challenge, .. } => challenge,
+            _ => None,
+        };
         let msg = Message {
             txid,
             sender: self.id,
@@ -384,6 +391,7 @@ impl Node {
                 purpose,
                 overdue: false,
                 deadline: now + timeout,
+                challenge,
             },
         );
         self.deadlines.insert((now + timeout, txid));
@@ -564,6 +572,15 @@ impl Node {
         // already did).
         if self.table.contains(&sender) || self.is_spare(&contact) {
             self.table.on_success(&sender, now);
+        } else if let (Some(nonce), Ok(Response::Nodes { proof, .. })) = (&p.challenge, &answer) {
+            // A FIND_NODE that carried a challenge: its answer holds the
+            // proof (or, from a peer that left it out, a PING asks again).
+            match proof {
+                Some(proof) => {
+                    self.check_proof(now, contact, nonce, Some(proof));
+                }
+                None => self.start_proof(now, contact),
+            }
         } else if !matches!(
             p.purpose,
             Purpose::Proof { .. } | Purpose::BootstrapPing { .. }
@@ -659,6 +676,17 @@ impl Node {
         !(bucket_settled && spares_fresh)
     }
 
+    /// The challenge a FIND_NODE to `contact` should carry: a fresh nonce
+    /// when `contact` is a stranger whose key proof could change the table
+    /// and no proof of it is under way, so that its answer proves its key
+    /// and no separate PING is needed.
+    fn lookup_challenge(&mut self, now: Instant, contact: &Contact) -> Option<Nonce> {
+        let wanted = !self.table.contains(&contact.id)
+            && !self.proving.contains(&contact.id)
+            && self.proof_could_matter(now, contact);
+        wanted.then(|| self.rng.gen())
+    }
+
     /// Asks `contact` to prove its key, unless that is already under way or
     /// could not change the table.
     fn start_proof(&mut self, now: Instant, contact: Contact) {
@@ -694,10 +722,24 @@ impl Node {
         nonce: &Nonce,
         answer: &Response,
     ) -> bool {
-        let Response::Pong {
-            proof: Some(proof), ..
-        } = answer
-        else {
+        let proof = match answer {
+            Response::Pong { proof, .. } => proof.as_ref(),
+            _ => None,
+        };
+        self.check_proof(now, contact, nonce, proof)
+    }
+
+    /// Checks `proof` (from a Pong or a Nodes answer) against the `nonce`
+    /// we sent and, if it holds, offers the contact to the routing table.
+    /// A missing proof counts as a failed one. Returns whether it held.
+    fn check_proof(
+        &mut self,
+        now: Instant,
+        contact: Contact,
+        nonce: &Nonce,
+        proof: Option<&KeyProof>,
+    ) -> bool {
+        let Some(proof) = proof else {
             self.stats.key_proofs_failed += 1;
             return false;
         };

@@ -13,7 +13,7 @@ use super::{
 use crate::id::{Key, NodeId, ID_BITS};
 use crate::query::{DisjointIter, LookupParams, LookupStep};
 use crate::record::{Record, Refusal};
-use crate::wire::{Contact, ErrorCode, Request, Response, Token};
+use crate::wire::{Contact, ErrorCode, Nonce, Request, Response, Token};
 
 /// A query in progress.
 #[derive(Debug, Clone)]
@@ -107,20 +107,27 @@ impl QueryKind {
     }
 
     /// The request a lookup step sends.
-    fn lookup_request(&self, target: NodeId) -> Request {
+    fn lookup_request(&self, target: NodeId, challenge: Option<Nonce>) -> Request {
         match self {
             QueryKind::Get { .. } => Request::FindValue { key: target },
             QueryKind::GetProviders { .. } => Request::GetProviders { key: target },
-            _ => Request::FindNode { target },
+            _ => Request::FindNode { target, challenge },
         }
+    }
+
+    /// Whether this query's lookup steps are FIND_NODEs, which can carry a
+    /// key-proof challenge.
+    fn asks_find_node(&self) -> bool {
+        !matches!(self, QueryKind::Get { .. } | QueryKind::GetProviders { .. })
     }
 }
 
 impl Query {
     /// The request each lookup step of this query sends (and a
-    /// retransmission sends again).
-    pub(super) fn lookup_request(&self) -> Request {
-        self.kind.lookup_request(self.target)
+    /// retransmission sends again), with `challenge` when it is a
+    /// FIND_NODE.
+    pub(super) fn lookup_request(&self, challenge: Option<Nonce>) -> Request {
+        self.kind.lookup_request(self.target, challenge)
     }
 
     pub(super) fn store_failed(&mut self) {
@@ -440,7 +447,12 @@ impl Node {
             }
             match q.iter.next() {
                 LookupStep::Query(contact) => {
-                    let request = q.lookup_request();
+                    let challenge = if q.kind.asks_find_node() {
+                        self.lookup_challenge(now, &contact)
+                    } else {
+                        None
+                    };
+                    let request = q.lookup_request(challenge);
                     if self
                         .send_request(
                             now,
@@ -621,7 +633,7 @@ impl Node {
             return;
         };
         match answer {
-            Response::Nodes { token, nodes } => {
+            Response::Nodes { token, nodes, .. } => {
                 let nodes = usable_contacts(nodes);
                 q.iter.on_success(&from.id, &nodes);
                 match &mut q.kind {

@@ -120,13 +120,15 @@ impl Node {
         if self.is_stale(&peer) {
             return false;
         }
+        // A copy carries the first copy's challenge, if any.
+        let challenge = self.pending.get(&txid).and_then(|p| p.challenge);
         let Some(q) = self.queries.get_mut(&qid) else {
             return false;
         };
         if !q.iter.on_retry(&peer) {
             return false;
         }
-        let request = q.lookup_request();
+        let request = q.lookup_request(challenge);
         let number = attempt.number.saturating_add(1);
         let timeout = self.retransmit_timeout(&to, number);
         let first = attempt.group(txid);

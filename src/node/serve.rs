@@ -33,9 +33,10 @@ impl Node {
                 your_addr: from,
                 proof: challenge.map(|n| self.proofs.prove(&self.identity, &n)),
             }),
-            Request::FindNode { target } => Body::Response(Response::Nodes {
+            Request::FindNode { target, challenge } => Body::Response(Response::Nodes {
                 token: self.tokens.issue(now, from.ip(), &mut self.rng),
                 nodes: self.closest_for(&target, &sender),
+                proof: challenge.map(|n| self.proofs.prove(&self.identity, &n)),
             }),
             Request::FindValue { key } => {
                 let token = self.tokens.issue(now, from.ip(), &mut self.rng);
@@ -47,6 +48,7 @@ impl Node {
                     None => Body::Response(Response::Nodes {
                         token,
                         nodes: self.closest_for(&key, &sender),
+                        proof: None,
                     }),
                 }
             }

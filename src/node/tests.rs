@@ -360,7 +360,14 @@ fn store_without_valid_token_is_refused() {
     let answers = net.raw(
         outsider(),
         0,
-        &request(sender, 2, Request::FindNode { target: sender }),
+        &request(
+            sender,
+            2,
+            Request::FindNode {
+                target: sender,
+                challenge: None,
+            },
+        ),
     );
     let Body::Response(Response::Nodes { token, .. }) = answers[0].body else {
         panic!("expected nodes");
@@ -389,7 +396,14 @@ fn stale_token_is_refused_after_two_rotations() {
     let answers = net.raw(
         outsider(),
         0,
-        &request(sender, 1, Request::FindNode { target: sender }),
+        &request(
+            sender,
+            1,
+            Request::FindNode {
+                target: sender,
+                challenge: None,
+            },
+        ),
     );
     let Body::Response(Response::Nodes { token, .. }) = answers[0].body else {
         panic!("expected nodes");
@@ -497,6 +511,7 @@ fn unverified_address_gets_bounded_bytes() {
         1,
         Request::FindNode {
             target: NodeId::ZERO,
+            challenge: None,
         },
     );
     let mut sent = 0usize;
@@ -634,7 +649,14 @@ fn token_for(net: &mut Net, from: SocketAddr, to: usize) -> wire::Token {
     let answers = net.raw(
         from,
         to,
-        &request(sender, 77, Request::FindNode { target: sender }),
+        &request(
+            sender,
+            77,
+            Request::FindNode {
+                target: sender,
+                challenge: None,
+            },
+        ),
     );
     match answers[0].body {
         Body::Response(Response::Nodes { token, .. }) => token,
@@ -817,6 +839,7 @@ fn request_and_prove(node: &mut Node, now: Instant, from: SocketAddr, who: &Iden
             read_only: false,
             request: Request::FindNode {
                 target: NodeId::ZERO,
+                challenge: None,
             },
         },
     })

@@ -1,8 +1,8 @@
 //! Engine tests of routing-table admission costs: key proofs are asked
 //! only when they can change the table, and ping-before-evict waits out
-//! the late window before it evicts a contact, and answers skip contacts
-//! that stopped answering. Uses the `Net` harness of
-//! `tests.rs`.
+//! the late window before it evicts a contact, answers skip contacts
+//! that stopped answering, and a lookup step to a stranger carries the key
+//! challenge itself. Uses the `Net` harness of `tests.rs`.
 
 use std::collections::BTreeMap;
 
@@ -152,7 +152,14 @@ fn answers_leave_out_contacts_that_stopped_answering() {
     let answers = net.raw(
         outsider(),
         0,
-        &request(asker, 7, Request::FindNode { target }),
+        &request(
+            asker,
+            7,
+            Request::FindNode {
+                target,
+                challenge: None,
+            },
+        ),
     );
     let [Message {
         body: Body::Response(Response::Nodes { nodes, .. }),
@@ -169,4 +176,101 @@ fn answers_leave_out_contacts_that_stopped_answering() {
         .collect();
     live.sort();
     assert_eq!(listed, live);
+}
+
+/// Runs `net` until node `i` finishes query `q` and the network is quiet,
+/// and returns every datagram delivered meanwhile as `(from, to, message)`.
+fn run_logged(net: &mut Net, i: usize, q: QueryId) -> Vec<(usize, usize, Message)> {
+    let mut log = Vec::new();
+    let mut finished = false;
+    loop {
+        finished |= net
+            .events
+            .iter()
+            .any(|(n, Event::QueryFinished { id, .. })| *n == i && *id == q);
+        for j in 0..net.nodes.len() {
+            net.collect(j);
+        }
+        if finished && net.queue.is_empty() {
+            return log;
+        }
+        if let Some((from, to, bytes)) = net.queue.front() {
+            if let (Some(f), Some(t), Ok(m)) = (
+                net.index_of(from),
+                net.index_of(to),
+                crate::wire::decode(bytes),
+            ) {
+                log.push((f, t, m));
+            }
+        }
+        net.step();
+    }
+}
+
+/// A lookup step to a contact the table does not hold yet carries the key
+/// challenge, the answer carries the proof, and the contact enters the
+/// table with no PING: one round trip instead of two.
+#[test]
+fn a_lookup_step_to_a_stranger_proves_its_key_without_a_ping() {
+    let mut net = Net::new(3, Config::local());
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    net.wait(1, q);
+    net.settle();
+    // Node 2 joins through node 0 and learns node 1 from its answers.
+    let q = net.nodes[2].start_bootstrap(net.now, vec![boot]);
+    let log = run_logged(&mut net, 2, q);
+    let one = net.nodes[1].id();
+    assert!(net.nodes[2].routing_table().contains(&one));
+
+    let challenged: Vec<_> = log
+        .iter()
+        .filter_map(|(f, t, m)| match &m.body {
+            Body::Request {
+                request:
+                    Request::FindNode {
+                        challenge: Some(n), ..
+                    },
+                ..
+            } if (*f, *t) == (2, 1) => Some((m.txid, *n)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(challenged.len(), 1, "one challenging FIND_NODE to node 1");
+    let (txid, nonce) = challenged[0];
+    let proved = log.iter().any(|(f, t, m)| {
+        (*f, *t, m.txid) == (1, 2, txid)
+            && matches!(&m.body, Body::Response(Response::Nodes { proof: Some(p), .. })
+                if crate::identity::verify_key_proof(&one, &nonce, p))
+    });
+    assert!(proved, "node 1's answer carries a valid proof");
+    let pings_to_one = log
+        .iter()
+        .filter(|(f, t, m)| {
+            (*f, *t) == (2, 1)
+                && matches!(
+                    m.body,
+                    Body::Request {
+                        request: Request::Ping { .. },
+                        ..
+                    }
+                )
+        })
+        .count();
+    assert_eq!(pings_to_one, 0);
+    // A later lookup asks the now known contact without a challenge.
+    let target = net.nodes[1].id();
+    let q = net.nodes[2].start_find_node(net.now, target);
+    let log = run_logged(&mut net, 2, q);
+    let to_one: Vec<_> = log
+        .iter()
+        .filter_map(|(f, t, m)| match &m.body {
+            Body::Request {
+                request: Request::FindNode { challenge, .. },
+                ..
+            } if (*f, *t) == (2, 1) => Some(*challenge),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_one, vec![None]);
 }

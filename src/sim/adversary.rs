@@ -108,7 +108,7 @@ impl Adversary {
             return;
         }
         let target = match request {
-            Request::FindNode { target } => (target, false),
+            Request::FindNode { target, .. } => (target, false),
             Request::FindValue { key } => (key, true),
             Request::GetProviders { key } => (key, false),
             _ => return,
@@ -188,9 +188,16 @@ impl Adversary {
         };
         let ours = self.closest(target);
         *response = match response {
-            Response::Nodes { token, .. } | Response::Value { token, .. } => Response::Nodes {
+            // A colluder still proves its own key when asked to.
+            Response::Nodes { token, proof, .. } => Response::Nodes {
                 token: *token,
                 nodes: ours,
+                proof: *proof,
+            },
+            Response::Value { token, .. } => Response::Nodes {
+                token: *token,
+                nodes: ours,
+                proof: None,
             },
             Response::Providers { token, .. } => Response::Providers {
                 token: *token,

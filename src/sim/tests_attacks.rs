@@ -136,7 +136,15 @@ fn collect_tokens(
     for &a in &askers {
         for &t in targets {
             let target = sim.ids[t];
-            assert!(sim.send_forged(a, t, Request::FindNode { target }, Duration::ZERO));
+            assert!(sim.send_forged(
+                a,
+                t,
+                Request::FindNode {
+                    target,
+                    challenge: None
+                },
+                Duration::ZERO
+            ));
         }
     }
     sim.run_for(Duration::from_secs(3));

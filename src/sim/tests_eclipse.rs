@@ -97,7 +97,10 @@ fn eclipse(mut sim: Simulation, salt: &'static [u8]) -> Eclipse {
     let readers = honest(&sim);
     for &a in &attackers {
         for (j, &h) in readers.iter().enumerate() {
-            let find = Request::FindNode { target: key };
+            let find = Request::FindNode {
+                target: key,
+                challenge: None,
+            };
             let after = Duration::from_millis((j % 100) as u64 * 10);
             assert!(sim.send_forged(a, h, find, after));
         }

@@ -66,10 +66,14 @@ pub enum Request {
         /// A nonce to sign, when the requester wants proof of the key.
         challenge: Option<Nonce>,
     },
-    /// The k contacts closest to `target` the responder knows.
+    /// The k contacts closest to `target` the responder knows; with a
+    /// challenge, also asks for a [`KeyProof`] (saves the separate PING a
+    /// requester would send to admit an unknown responder to its table).
     FindNode {
         /// The id looked up.
         target: NodeId,
+        /// A nonce to sign, when the requester wants proof of the key.
+        challenge: Option<Nonce>,
     },
     /// The record stored under `key`, or else the closest contacts.
     FindValue {
@@ -127,6 +131,9 @@ pub enum Response {
         /// Closest contacts known, at most [`super::MAX_CONTACTS`].
         #[serde(deserialize_with = "super::bounded::contacts")]
         nodes: Vec<Contact>,
+        /// Present when a FIND_NODE carried a challenge (never in an
+        /// answer to FIND_VALUE).
+        proof: Option<KeyProof>,
     },
     /// Answer to FIND_VALUE when a record is stored.
     Value {

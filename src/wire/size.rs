@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 
 use super::{
-    Body, Contact, ErrorCode, Message, Request, Response, Token, TxId, MAX_CONTACTS,
+    Body, Contact, ErrorCode, KeyProof, Message, Request, Response, Token, TxId, MAX_CONTACTS,
     MAX_DATAGRAM_SIZE, MAX_PROVIDERS,
 };
 use crate::id::{NodeId, ID_LEN};
@@ -130,9 +130,10 @@ fn request_len(request: &Request) -> usize {
     TAG_LEN
         + match request {
             Request::Ping { challenge } => FLAG_LEN + challenge.map_or(0, |n| n.len()),
-            Request::FindNode { .. } | Request::FindValue { .. } | Request::GetProviders { .. } => {
-                ID_LEN
+            Request::FindNode { challenge, .. } => {
+                ID_LEN + FLAG_LEN + challenge.map_or(0, |n| n.len())
             }
+            Request::FindValue { .. } | Request::GetProviders { .. } => ID_LEN,
             Request::Store { record, .. } => TOKEN_LEN + record_len(record),
             Request::AddProvider { .. } => TOKEN_LEN + ID_LEN,
         }
@@ -141,18 +142,20 @@ fn request_len(request: &Request) -> usize {
 fn response_len(response: &Response) -> usize {
     TAG_LEN
         + match response {
-            Response::Pong { your_addr, proof } => {
-                addr_len(your_addr)
-                    + FLAG_LEN
-                    + proof.map_or(0, |p| p.public_key.len() + SIGNATURE_LEN)
-            }
-            Response::Nodes { nodes, .. } => TOKEN_LEN + list_len(nodes),
+            Response::Pong { your_addr, proof } => addr_len(your_addr) + proof_len(proof),
+            Response::Nodes { nodes, proof, .. } => TOKEN_LEN + list_len(nodes) + proof_len(proof),
             Response::Value { record, .. } => TOKEN_LEN + record_len(record),
             Response::Stored => 0,
             Response::Providers {
                 providers, nodes, ..
             } => TOKEN_LEN + list_len(providers) + list_len(nodes),
         }
+}
+
+/// Bytes of an optional key proof: the presence flag, then the public key
+/// and the signature.
+fn proof_len(proof: &Option<KeyProof>) -> usize {
+    FLAG_LEN + proof.map_or(0, |p| p.public_key.len() + SIGNATURE_LEN)
 }
 
 fn error_len(code: &ErrorCode) -> usize {

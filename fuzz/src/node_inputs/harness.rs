@@ -17,7 +17,6 @@ use meshara_dht::{Config, NodeId};
 
 use super::model::{node_identity, peers, Builder};
 
-
 /// A request the node sent, which a reply may answer.
 pub struct Sent {
     pub dest: SocketAddr,
@@ -126,8 +125,7 @@ impl Harness {
                     // Past `rate_limit_tracked_ips` distinct sources the
                     // limiter may forget an active one, which then starts
                     // with a fresh budget (documented in SECURITY.md).
-                    let crowded =
-                        self.ledger.len() >= self.config.rate_limit_tracked_ips;
+                    let crowded = self.ledger.len() >= self.config.rate_limit_tracked_ips;
                     let l = self.ledger.entry(from.ip()).or_default();
                     match l.last_request {
                         None => {
@@ -312,8 +310,18 @@ impl Harness {
                     _ => panic!("proof does not match the challenge"),
                 }
             }
-            (Request::FindNode { target }, Body::Response(Response::Nodes { nodes, .. })) => {
+            (
+                Request::FindNode { target, challenge },
+                Body::Response(Response::Nodes { nodes, proof, .. }),
+            ) => {
                 assert_eq!(*nodes, self.expected_nodes(target, &d.sender));
+                match (challenge, proof) {
+                    (None, None) => {}
+                    (Some(n), Some(p)) => {
+                        assert!(verify_key_proof(&self.id(), n, p), "bad key proof")
+                    }
+                    _ => panic!("proof does not match the challenge"),
+                }
             }
             (Request::FindValue { key }, Body::Response(r)) => {
                 match (store.get(self.now, key), r) {

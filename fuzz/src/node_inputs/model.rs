@@ -165,6 +165,7 @@ pub enum RequestSpec {
     },
     FindNode {
         target: IdSpec,
+        challenge: Option<[u8; 32]>,
     },
     FindValue {
         key: IdSpec,
@@ -440,8 +441,9 @@ impl Builder {
             RequestSpec::Ping { challenge } => Request::Ping {
                 challenge: *challenge,
             },
-            RequestSpec::FindNode { target } => Request::FindNode {
+            RequestSpec::FindNode { target, challenge } => Request::FindNode {
                 target: self.id(local, target),
+                challenge: *challenge,
             },
             RequestSpec::FindValue { key } => Request::FindValue {
                 key: self.id(local, key),
@@ -478,6 +480,7 @@ impl Builder {
             BodySpec::Nodes { token, nodes } => Response::Nodes {
                 token: *token,
                 nodes: self.contacts(local, nodes, MAX_CONTACTS),
+                proof: None,
             },
             BodySpec::Value { token, record } => Response::Value {
                 token: *token,
@@ -497,7 +500,8 @@ impl Builder {
         }))
     }
 
-    /// The answer `spec` gives to `request`, sent as `sender`.
+    /// The answer `spec` gives to `request`, sent as `sender`. A challenge
+    /// (in a PING or a FIND_NODE) is answered as `ProofSpec` says.
     pub fn reply(
         &mut self,
         local: &NodeId,
@@ -520,27 +524,14 @@ impl Builder {
         };
         let token = *token;
         Some(Body::Response(match request {
-            Request::Ping { challenge } => {
-                let by = |id: &Identity, nonce: &Nonce| -> KeyProof { id.key_proof(nonce) };
-                let signer = peer_by_id(sender).map(|p| &p.identity);
-                let proof = match (challenge, proof, signer) {
-                    (None, _, _) | (_, ProofSpec::Missing, _) => None,
-                    (Some(n), ProofSpec::Valid, Some(id)) => Some(by(id, n)),
-                    (Some(n), ProofSpec::Valid, None) => Some(by(&peer(0).identity, n)),
-                    (Some(_), ProofSpec::WrongNonce(other), Some(id)) => Some(by(id, other)),
-                    (Some(_), ProofSpec::WrongNonce(other), None) => {
-                        Some(by(&peer(0).identity, other))
-                    }
-                    (Some(n), ProofSpec::OtherPeer(j), _) => Some(by(&peer(*j).identity, n)),
-                };
-                Response::Pong {
-                    your_addr: peer(0).addr,
-                    proof,
-                }
-            }
-            Request::FindNode { .. } => Response::Nodes {
+            Request::Ping { challenge } => Response::Pong {
+                your_addr: peer(0).addr,
+                proof: reply_proof(challenge, proof, sender),
+            },
+            Request::FindNode { challenge, .. } => Response::Nodes {
                 token,
                 nodes: self.contacts(local, nodes, MAX_CONTACTS),
+                proof: reply_proof(challenge, proof, sender),
             },
             Request::FindValue { .. } => match record {
                 Some(r) => Response::Value {
@@ -550,6 +541,7 @@ impl Builder {
                 None => Response::Nodes {
                     token,
                     nodes: self.contacts(local, nodes, MAX_CONTACTS),
+                    proof: None,
                 },
             },
             Request::Store { .. } | Request::AddProvider { .. } => Response::Stored,
@@ -559,5 +551,21 @@ impl Builder {
                 nodes: self.contacts(local, nodes, MAX_CONTACTS),
             },
         }))
+    }
+}
+
+/// The key proof a reply by `sender` carries for `challenge`, as `spec`
+/// says: none without a challenge, else valid, missing, over another
+/// nonce, or by another peer's key.
+fn reply_proof(challenge: &Option<Nonce>, spec: &ProofSpec, sender: &NodeId) -> Option<KeyProof> {
+    let by = |id: &Identity, nonce: &Nonce| -> KeyProof { id.key_proof(nonce) };
+    let signer = peer_by_id(sender).map(|p| &p.identity);
+    match (challenge, spec, signer) {
+        (None, _, _) | (_, ProofSpec::Missing, _) => None,
+        (Some(n), ProofSpec::Valid, Some(id)) => Some(by(id, n)),
+        (Some(n), ProofSpec::Valid, None) => Some(by(&peer(0).identity, n)),
+        (Some(_), ProofSpec::WrongNonce(other), Some(id)) => Some(by(id, other)),
+        (Some(_), ProofSpec::WrongNonce(other), None) => Some(by(&peer(0).identity, other)),
+        (Some(n), ProofSpec::OtherPeer(j), _) => Some(by(&peer(*j).identity, n)),
     }
 }

@@ -79,7 +79,7 @@ encode_enum!(TokenSpec, 2;
 
 encode_enum!(RequestSpec, 6;
     RequestSpec::Ping { challenge } => 0, [challenge];
-    RequestSpec::FindNode { target } => 1, [target];
+    RequestSpec::FindNode { target, challenge } => 1, [target, challenge];
     RequestSpec::FindValue { key } => 2, [key];
     RequestSpec::Store { token, record } => 3, [token, record];
     RequestSpec::AddProvider { token, key } => 4, [token, key];

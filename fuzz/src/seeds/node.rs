@@ -115,6 +115,15 @@ pub fn serve() -> Input {
             2,
             RequestSpec::FindNode {
                 target: IdSpec::Local,
+                challenge: None,
+            },
+        ),
+        request(
+            2,
+            5,
+            RequestSpec::FindNode {
+                target: IdSpec::Peer(1),
+                challenge: Some([9; 32]),
             },
         ),
         request(1, 3, RequestSpec::GetProviders { key: key.clone() }),
@@ -178,6 +187,7 @@ pub fn serve() -> Input {
             13,
             RequestSpec::FindNode {
                 target: IdSpec::Peer(1),
+                challenge: None,
             },
         ),
         Op::Advance { millis: 700_000 },
@@ -288,6 +298,7 @@ pub fn hostile() -> Input {
             txid: 2,
             request: RequestSpec::FindNode {
                 target: IdSpec::Local,
+                challenge: None,
             },
             edits: vec![(3, 0xff)],
             cut: Some(10),
@@ -383,6 +394,7 @@ pub fn client() -> Input {
             2,
             RequestSpec::FindNode {
                 target: IdSpec::Local,
+                challenge: None,
             },
         ),
         command(Command::Bootstrap(vec![0, 8])),
@@ -409,7 +421,14 @@ pub fn amplify() -> Input {
     for _ in 0..3 {
         for j in 8..48u8 {
             let target = IdSpec::Peer(j);
-            ops.push(request(j, u64::from(j), RequestSpec::FindNode { target }));
+            ops.push(request(
+                j,
+                u64::from(j),
+                RequestSpec::FindNode {
+                    target,
+                    challenge: None,
+                },
+            ));
         }
     }
     input(5, false, false, ops)

@@ -40,6 +40,7 @@ fn nodes(n: u8) -> Message {
     msg(Body::Response(Response::Nodes {
         token: [0; 8],
         nodes: (0..n).map(|i| v4(i, 6881)).collect(),
+        proof: None,
     }))
 }
 

@@ -127,7 +127,8 @@ pub(super) fn error_code() -> impl Strategy<Value = ErrorCode> {
 pub(super) fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         any::<Option<[u8; 32]>>().prop_map(|challenge| Request::Ping { challenge }),
-        node_id().prop_map(|target| Request::FindNode { target }),
+        (node_id(), any::<Option<[u8; 32]>>())
+            .prop_map(|(target, challenge)| Request::FindNode { target, challenge }),
         node_id().prop_map(|key| Request::FindValue { key }),
         (any::<[u8; 8]>(), record()).prop_map(|(token, record)| Request::Store { token, record }),
         (any::<[u8; 8]>(), node_id()).prop_map(|(token, key)| Request::AddProvider { token, key }),
@@ -150,8 +151,16 @@ pub(super) fn response() -> impl Strategy<Value = Response> {
     prop_oneof![
         (socket_addr(), proptest::option::of(key_proof()))
             .prop_map(|(your_addr, proof)| Response::Pong { your_addr, proof }),
-        (any::<[u8; 8]>(), contacts(MAX_CONTACTS))
-            .prop_map(|(token, nodes)| Response::Nodes { token, nodes }),
+        (
+            any::<[u8; 8]>(),
+            contacts(MAX_CONTACTS),
+            proptest::option::of(key_proof())
+        )
+            .prop_map(|(token, nodes, proof)| Response::Nodes {
+                token,
+                nodes,
+                proof
+            }),
         (any::<[u8; 8]>(), record()).prop_map(|(token, record)| Response::Value { token, record }),
         Just(Response::Stored),
         (
@@ -243,7 +252,17 @@ pub(super) fn samples() -> Vec<(&'static str, Message)> {
         ),
         (
             "find_node",
-            msg(request_body(Request::FindNode { target: key })),
+            msg(request_body(Request::FindNode {
+                target: key,
+                challenge: None,
+            })),
+        ),
+        (
+            "find_node_challenge",
+            msg(request_body(Request::FindNode {
+                target: key,
+                challenge: Some([0x33; 32]),
+            })),
         ),
         ("find_value", msg(request_body(Request::FindValue { key }))),
         (
@@ -285,6 +304,18 @@ pub(super) fn samples() -> Vec<(&'static str, Message)> {
             msg(Body::Response(Response::Nodes {
                 token,
                 nodes: mixed.clone(),
+                proof: None,
+            })),
+        ),
+        (
+            "nodes_proof",
+            msg(Body::Response(Response::Nodes {
+                token,
+                nodes: mixed[..3].to_vec(),
+                proof: Some(KeyProof {
+                    public_key: [0x44; 32],
+                    signature: Signature([0x55; 64]),
+                }),
             })),
         ),
         (

@@ -58,7 +58,8 @@ macro_rules! round_trip_each {
 
 round_trip_each! {
     ping_round_trips: req(any::<Option<[u8; 32]>>().prop_map(|challenge| Request::Ping { challenge }));
-    find_node_round_trips: req(node_id().prop_map(|target| Request::FindNode { target }));
+    find_node_round_trips: req((node_id(), any::<Option<[u8; 32]>>())
+        .prop_map(|(target, challenge)| Request::FindNode { target, challenge }));
     find_value_round_trips: req(node_id().prop_map(|key| Request::FindValue { key }));
     store_immutable_round_trips: req((token(), immutable_record())
         .prop_map(|(token, record)| Request::Store { token, record }));
@@ -74,11 +75,11 @@ round_trip_each! {
     pong_ipv6_round_trips: resp((ipv6_addr(), proptest::option::of(key_proof()))
         .prop_map(|(your_addr, proof)| Response::Pong { your_addr, proof }));
     nodes_ipv4_round_trips: resp((token(), proptest::collection::vec(contact_with(ipv4_addr()), 0..=MAX_CONTACTS))
-        .prop_map(|(token, nodes)| Response::Nodes { token, nodes }));
+        .prop_map(|(token, nodes)| Response::Nodes { token, nodes, proof: None }));
     nodes_ipv6_round_trips: resp((token(), proptest::collection::vec(contact_with(ipv6_addr()), 0..=MAX_CONTACTS))
-        .prop_map(|(token, nodes)| Response::Nodes { token, nodes }));
-    nodes_mixed_round_trips: resp((token(), contacts(MAX_CONTACTS))
-        .prop_map(|(token, nodes)| Response::Nodes { token, nodes }));
+        .prop_map(|(token, nodes)| Response::Nodes { token, nodes, proof: None }));
+    nodes_mixed_round_trips: resp((token(), contacts(MAX_CONTACTS), proptest::option::of(key_proof()))
+        .prop_map(|(token, nodes, proof)| Response::Nodes { token, nodes, proof }));
     value_immutable_round_trips: resp((token(), immutable_record())
         .prop_map(|(token, record)| Response::Value { token, record }));
     value_mutable_ed25519_round_trips: resp((token(), mutable_record(ed25519_key()))
@@ -168,6 +169,7 @@ fn ipv6_flow_info_and_scope_are_not_carried() {
     let bytes = encode(&msg(Body::Response(Response::Nodes {
         token: [0; 8],
         nodes: vec![contact],
+        proof: None,
     })));
     let decoded = bytes.as_deref().map(decode);
     let expected = Contact {
@@ -179,6 +181,7 @@ fn ipv6_flow_info_and_scope_are_not_carried() {
         Ok(Ok(msg(Body::Response(Response::Nodes {
             token: [0; 8],
             nodes: vec![expected],
+            proof: None,
         }))))
     );
 }
@@ -189,6 +192,7 @@ fn encode_refuses_lists_over_the_limits() {
     let nodes = msg(Body::Response(Response::Nodes {
         token: [0; 8],
         nodes: many.clone(),
+        proof: None,
     }));
     assert_eq!(
         encode(&nodes),
@@ -295,6 +299,7 @@ fn encode_into_reuses_the_buffer_and_empties_it_on_error() {
     let too_many = msg(Body::Response(Response::Nodes {
         token: [0; 8],
         nodes: (0..21).map(|i| v4(i, 1)).collect(),
+        proof: None,
     }));
     assert_eq!(
         encode_into(&too_many, &mut buf),

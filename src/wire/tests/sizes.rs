@@ -70,10 +70,16 @@ fn table() -> Vec<(&'static str, Body, Body, usize, usize)> {
         ),
         (
             "FindNode",
-            req(Request::FindNode { target: key }),
-            req(Request::FindNode { target: key }),
-            45,
-            54,
+            req(Request::FindNode {
+                target: key,
+                challenge: None,
+            }),
+            req(Request::FindNode {
+                target: key,
+                challenge: Some([8; 32]),
+            }),
+            46,
+            87,
         ),
         (
             "FindValue",
@@ -127,13 +133,15 @@ fn table() -> Vec<(&'static str, Body, Body, usize, usize)> {
             resp(Response::Nodes {
                 token: t,
                 nodes: vec![],
+                proof: None,
             }),
             resp(Response::Nodes {
                 token: t,
                 nodes: ipv6_max(20),
+                proof: Some(proof),
             }),
-            33,
-            842,
+            34,
+            939,
         ),
         (
             "Value",
@@ -228,9 +236,10 @@ fn documented_contact_sizes_match_real_encodings() {
         Body::Response(Response::Nodes {
             token: [0; 8],
             nodes: vec![v6(1, u16::MAX)],
+            proof: None,
         }),
     );
-    assert_eq!(len(&one), 33 + 40);
+    assert_eq!(len(&one), 34 + 40);
 }
 
 #[test]
@@ -290,9 +299,10 @@ fn documented_example_datagrams_are_exact() {
     let nodes = msg(Body::Response(Response::Nodes {
         token: [0x5A; 8],
         nodes: vec![v4(1, 6881)],
+        proof: None,
     }));
     let nodes_hex = format!(
-        "01 07 {sender} 01 01 5a5a5a5a5a5a5a5a 01 {} 00 c0000201 e135",
+        "01 07 {sender} 01 01 5a5a5a5a5a5a5a5a 01 {} 00 c0000201 e135 00",
         "01".repeat(20)
     );
     let refused = msg(Body::Error(ErrorCode::Refused(Refusal::SequenceNotNewer {

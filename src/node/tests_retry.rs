@@ -328,15 +328,20 @@ fn contact_that_never_answers_costs_one_plus_retries_requests() {
         .filter(|id| *id != peer_id)
         .collect();
     assert_eq!(closest_ids(&outcome), expected);
+    // No answer to a retransmitted copy was ever seen (the peer is silent,
+    // not lossy), so even as one of the k closest it gets only
+    // `request_retries`, not `close_request_retries`.
+    assert!(!net.nodes[ORIGIN].retransmissions.recent_loss.seen());
+    assert!(config.close_request_retries > retries);
     let sent = net.find_nodes_to(ORIGIN, PEER);
     assert_eq!(sent.len(), 1 + retries as usize);
     assert_eq!(stats.messages, reference_stats.messages + retries);
-    // Each copy waits twice as long as the one before.
+    // Each copy waits the same adaptive timeout: no doubling.
     let t = config.rpc_timeout_min;
     assert_eq!(sent[1].at - sent[0].at, t);
-    assert_eq!(sent[2].at - sent[1].at, 2 * t);
-    // The lookup waited for the last copy's timeout (4 t), no longer.
-    assert_eq!(stats.duration, t + 2 * t + 4 * t);
+    assert_eq!(sent[2].at - sent[1].at, t);
+    // The lookup waited for the last copy's timeout, no longer: 3 t.
+    assert_eq!(stats.duration, 3 * t);
     // Once the late windows are over the request fails once, not once per
     // copy, and the contact is charged one failure.
     net.run_for(config.rpc_late_window + Duration::from_secs(1), offline);
@@ -495,4 +500,121 @@ fn retry_in_a_disjoint_lookup_is_sent_and_its_answer_used() {
     // first and that path claims a contact both paths know (at its depth
     // 2) before the peer's path could ask it (at depth 1).
     assert!(stats.hops <= expected_stats.hops + 1);
+}
+
+/// Runs one lookup from the origin in which the first request to the peer
+/// is lost, so the origin sees an answer to a retransmitted copy.
+fn see_one_loss(net: &mut Net) {
+    let addrs = net.addrs.clone();
+    let mut dropped = 0;
+    let q = net.nodes[ORIGIN].start_find_node(net.now, target());
+    net.wait(ORIGIN, q, |d, msg| {
+        if dropped == 0 && origin_to_peer(&addrs, d, msg) {
+            dropped += 1;
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(dropped, 1);
+    net.run_for(Duration::from_secs(10), |_, _| Fate::Deliver);
+    assert!(net.nodes[ORIGIN].retransmissions.recent_loss.seen());
+}
+
+/// The FIND_NODE copies the origin sends the peer in one lookup while the
+/// peer is offline, and the lookup's stats.
+fn lookup_with_peer_offline(net: &mut Net) -> (Vec<SeenRequest>, QueryStats) {
+    let addrs = net.addrs.clone();
+    let before = net.find_nodes_to(ORIGIN, PEER).len();
+    let q = net.nodes[ORIGIN].start_find_node(net.now, target());
+    let (_, stats) = net.wait(ORIGIN, q, |d, _| {
+        if d.to == addrs[PEER] {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    let sent = net.find_nodes_to(ORIGIN, PEER).split_off(before);
+    (sent, stats)
+}
+
+#[test]
+fn close_contact_gets_close_request_retries_once_loss_was_seen() {
+    let config = Config::local();
+    assert_eq!(
+        (config.request_retries, config.close_request_retries),
+        (2, 4)
+    );
+    let (mut net, _, reference_stats) = network_and_reference(config.clone());
+    see_one_loss(&mut net);
+    let failures_before = net.nodes[ORIGIN].stats().requests_timed_out;
+    // The peer is one of the k closest (k = 20 > 7 contacts) and stays
+    // silent: 1 + 4 copies, each after the same timeout.
+    let (sent, stats) = lookup_with_peer_offline(&mut net);
+    assert_eq!(sent.len(), 5);
+    assert_eq!(stats.messages, reference_stats.messages + 4);
+    let t = config.rpc_timeout_min;
+    for pair in sent.windows(2) {
+        assert_eq!(pair[1].at - pair[0].at, t);
+    }
+    // A dead close contact holds the lookup for 5 timeouts, no longer.
+    assert_eq!(stats.duration, 5 * t);
+    // It still fails once, and is charged one failure.
+    let addrs = net.addrs.clone();
+    net.run_for(config.rpc_late_window + Duration::from_secs(1), |d, _| {
+        if d.to == addrs[PEER] {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(
+        net.nodes[ORIGIN].stats().requests_timed_out,
+        failures_before + 1
+    );
+    let entry = net.nodes[ORIGIN]
+        .routing_table()
+        .get(&net.nodes[PEER].id())
+        .copied();
+    assert_eq!(entry.map(|e| e.failures), Some(1));
+    assert_eq!(net.nodes[ORIGIN].pending_requests(), 0);
+}
+
+#[test]
+fn close_request_retries_at_request_retries_turn_the_close_rule_off() {
+    let config = Config {
+        close_request_retries: 2,
+        ..Config::local()
+    };
+    let (mut net, _, reference_stats) = network_and_reference(config.clone());
+    see_one_loss(&mut net);
+    let (sent, stats) = lookup_with_peer_offline(&mut net);
+    assert_eq!(sent.len(), 3);
+    assert_eq!(stats.messages, reference_stats.messages + 2);
+    assert_eq!(stats.duration, 3 * config.rpc_timeout_min);
+}
+
+#[test]
+fn close_retry_answered_on_the_last_copy_keeps_the_peer_in_the_result() {
+    let config = Config::local();
+    let (mut net, reference, reference_stats) = network_and_reference(config.clone());
+    see_one_loss(&mut net);
+    // The first four copies to the peer are lost, the fifth answered: with
+    // `request_retries` alone the peer would be missing from the result.
+    let addrs = net.addrs.clone();
+    let mut dropped = 0;
+    let q = net.nodes[ORIGIN].start_find_node(net.now, target());
+    let (outcome, stats) = net.wait(ORIGIN, q, |d, msg| {
+        if dropped < 4 && origin_to_peer(&addrs, d, msg) {
+            dropped += 1;
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(dropped, 4);
+    assert_eq!(outcome, reference);
+    assert_eq!(stats.messages, reference_stats.messages + 4);
+    assert_eq!(stats.duration, 4 * config.rpc_timeout_min);
+    assert_eq!(stats.hops, reference_stats.hops);
 }

@@ -61,10 +61,11 @@ pub struct Config {
     /// How long an overdue request may still be answered (and the answer
     /// used) after its slot was freed. Default 5 s.
     pub rpc_late_window: Duration,
-    /// How many times a lookup request that passed its timeout is sent
-    /// again to the same contact (with a fresh transaction id and the same
-    /// adaptive timeout) before the contact counts as failed for that
-    /// lookup. The lookup moves on meanwhile but waits for the contact
+    /// How many times a lookup request, key-proof ping or bootstrap ping
+    /// that passed its timeout is sent again to the same address (with a
+    /// fresh transaction id and the same adaptive timeout) before it counts
+    /// as failed (for a lookup request, unless `close_request_retries`
+    /// applies). The lookup moves on meanwhile but waits for the contact
     /// while it is among the k closest; a late answer to any copy is used
     /// once. A contact the routing table holds as stale (`max_failures`
     /// failed requests in a row) is not retried. Default 2: with 10%

@@ -1,18 +1,18 @@
-//! Retransmission of lookup requests: when a lookup request passes its soft
-//! deadline, the engine sends it again to the same contact before the
-//! contact counts as failed for the lookup: `Config::request_retries`
-//! times, or `Config::close_request_retries` times when the contact is
-//! among the lookup's k closest candidates and the node has recently seen
-//! datagram loss.
+//! Retransmission of lookup requests, key proofs and bootstrap pings: when
+//! one passes its soft deadline, the engine sends it again to the same
+//! address before it counts as failed: `Config::request_retries` times, or,
+//! for a lookup request, `Config::close_request_retries` times when the
+//! contact is among the lookup's k closest candidates and the node has
+//! recently seen datagram loss.
 //!
 //! This module owns the copies of a retransmitted request: which
 //! transaction ids belong to one lookup request, the timeout of each copy,
 //! how many copies a request gets, the node's recent-loss estimate that
 //! decides it, and the rule that the request fails once (not once per copy)
 //! and is answered once (the first answer to any copy retires the others).
-//! It must never retransmit anything but a lookup step (stores, key proofs,
-//! evictions and bootstrap pings have their own timeout rules), never
-//! retransmit to a contact the routing table holds as stale, and never
+//! It must never retransmit a store, an add-provider, a repair or an
+//! eviction ping (they have their own timeout rules), never retransmit a
+//! lookup request to a contact the routing table holds as stale, and never
 //! touch the wire format: a copy is an ordinary request with a fresh
 //! transaction id.
 //!
@@ -47,11 +47,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Node, Purpose, QueryId};
 use crate::id::NodeId;
-use crate::wire::TxId;
+use crate::wire::{Request, TxId};
 
 /// Which copy of a lookup request a pending request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,10 +67,31 @@ impl Attempt {
     fn group(&self, txid: TxId) -> TxId {
         self.first.unwrap_or(txid)
     }
+
+    /// The copy after this one, which is copy `txid`.
+    fn next(&self, txid: TxId) -> Attempt {
+        Attempt {
+            number: self.number.saturating_add(1),
+            first: Some(self.group(txid)),
+        }
+    }
 }
 
-/// Weight of one answered lookup request in [`RecentLoss`]: the estimate
-/// follows about the last 32 answered requests (a lookup's worth), so it
+impl Purpose {
+    /// Which copy the request is, for the requests sent in copies: lookup
+    /// steps, key proofs and bootstrap pings.
+    pub(super) fn attempt(&self) -> Option<Attempt> {
+        match *self {
+            Purpose::Lookup(_, attempt)
+            | Purpose::Proof { attempt, .. }
+            | Purpose::BootstrapPing { attempt, .. } => Some(attempt),
+            Purpose::Store(_) | Purpose::Repair | Purpose::Eviction => None,
+        }
+    }
+}
+
+/// Weight of one answered request in [`RecentLoss`]: the estimate follows
+/// about the last 32 answered requests (a lookup's worth), so it
 /// notices loss within the lookup that meets it and forgets it after a
 /// few lossless lookups.
 const RECENT_LOSS_WEIGHT: f64 = 1.0 / 32.0;
@@ -81,18 +102,19 @@ const RECENT_LOSS_WEIGHT: f64 = 1.0 / 32.0;
 /// datagram loss each way keeps it near 0.19.
 const LOSS_SEEN: f64 = 1.0 / 64.0;
 
-/// The node's estimate of how often a round trip of a lookup request to a
-/// live contact fails: an exponentially weighted average over answered
-/// lookup requests of "the answer came to a retransmitted copy" (then the
-/// first copy's round trip failed). Requests never answered do not count,
-/// so departed contacts (churn) do not look like loss.
+/// The node's estimate of how often a round trip to a live contact fails:
+/// an exponentially weighted average over answered requests sent in copies
+/// (lookup steps, key proofs, bootstrap pings) of "the answer came to a
+/// retransmitted copy" (then the first copy's round trip failed). Requests
+/// never answered do not count, so departed contacts (churn) do not look
+/// like loss.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct RecentLoss {
     rate: f64,
 }
 
 impl RecentLoss {
-    /// A lookup request was answered on copy `attempt`.
+    /// A request sent in copies was answered on copy `attempt`.
     fn answered(&mut self, attempt: Attempt) {
         let sample = if attempt.number > 0 { 1.0 } else { 0.0 };
         self.rate += (sample - self.rate) * RECENT_LOSS_WEIGHT;
@@ -111,7 +133,7 @@ impl RecentLoss {
     }
 }
 
-/// The copies still pending of each retransmitted lookup request, keyed by
+/// The copies still pending of each retransmitted request, keyed by
 /// the txid of its first copy, and the recent-loss estimate their answers
 /// feed. A request never retransmitted has no entry, so a network without
 /// loss pays nothing here.
@@ -199,10 +221,7 @@ impl Node {
         let request = q.lookup_request();
         let timeout = self.rtt.timeout(&to);
         let first = attempt.group(txid);
-        let next = Attempt {
-            number: attempt.number.saturating_add(1),
-            first: Some(first),
-        };
+        let next = attempt.next(txid);
         match self.send_request_timed(
             now,
             to,
@@ -242,16 +261,72 @@ impl Node {
         }
     }
 
-    /// Copy `txid` of a lookup request was answered (a response or an
+    /// The soft deadline of copy `txid` of a key-proof or bootstrap ping
+    /// (`purpose`) to `to` fired. Sends the next copy (the same challenge,
+    /// a fresh txid, the adaptive timeout) when `Config::request_retries`
+    /// allows one more, and returns its timeout; `None` when it did not.
+    /// The contact just sent us a datagram (a key proof is asked of a
+    /// contact that wrote to us) or was given as a bootstrap address, so a
+    /// silent ping is most likely a lost datagram, and a lost proof would
+    /// keep a live node out of the routing table.
+    pub(super) fn retransmit_ping(
+        &mut self,
+        now: Instant,
+        txid: TxId,
+        purpose: Purpose,
+        to: SocketAddr,
+        expected: Option<NodeId>,
+    ) -> Option<Duration> {
+        let (nonce, attempt) = match purpose {
+            Purpose::Proof { nonce, attempt } | Purpose::BootstrapPing { nonce, attempt, .. } => {
+                (nonce, attempt)
+            }
+            Purpose::Lookup(..) | Purpose::Store(_) | Purpose::Repair | Purpose::Eviction => {
+                return None
+            }
+        };
+        if attempt.number >= self.config.request_retries {
+            return None;
+        }
+        let next = attempt.next(txid);
+        let purpose = match purpose {
+            Purpose::BootstrapPing { query, .. } => {
+                if let Some(q) = self.queries.get_mut(&query) {
+                    q.extra_messages += 1;
+                }
+                Purpose::BootstrapPing {
+                    query,
+                    nonce,
+                    attempt: next,
+                }
+            }
+            _ => Purpose::Proof {
+                nonce,
+                attempt: next,
+            },
+        };
+        let timeout = self.rtt.timeout(&to);
+        let request = Request::Ping {
+            challenge: Some(nonce),
+        };
+        let copy = self.send_request_timed(now, to, expected, request, purpose, timeout)?;
+        self.retransmissions.record(attempt.group(txid), copy);
+        Some(timeout)
+    }
+
+    /// Copy `txid` of a request sent in copies was answered (a response or an
     /// error): the request is complete, so its other copies are retired and
     /// their answers, if any come, are dropped as unsolicited.
-    pub(super) fn retire_other_copies(&mut self, txid: TxId, attempt: Attempt) {
+    pub(super) fn retire_other_copies(&mut self, txid: TxId, purpose: Purpose) {
+        let Some(attempt) = purpose.attempt() else {
+            return;
+        };
         for copy in self.retransmissions.answered(txid, attempt) {
             self.pending.remove(&copy);
         }
     }
 
-    /// Copy `txid` of a lookup request expired. Returns whether another
+    /// Copy `txid` of a request sent in copies expired. Returns whether another
     /// copy is still pending, in which case the request has not failed.
     pub(super) fn copy_superseded(&mut self, txid: TxId, attempt: Attempt) -> bool {
         self.retransmissions.expired(txid, attempt)

@@ -81,10 +81,16 @@ enum Purpose {
     Store(QueryId),
     /// A STORE pushing a newer record to a stale holder; nobody waits.
     Repair,
-    /// A ping asking an unknown contact to prove its key.
-    Proof { nonce: Nonce },
-    /// A ping to a bootstrap address (id unknown until it proves it).
-    BootstrapPing { query: QueryId, nonce: Nonce },
+    /// A ping asking an unknown contact to prove its key: one copy of it
+    /// (see `retry`).
+    Proof { nonce: Nonce, attempt: Attempt },
+    /// A ping to a bootstrap address (id unknown until it proves it): one
+    /// copy of it (see `retry`).
+    BootstrapPing {
+        query: QueryId,
+        nonce: Nonce,
+        attempt: Attempt,
+    },
     /// Ping-before-evict of the least recently seen contact of a bucket.
     Eviction,
 }
@@ -475,20 +481,36 @@ impl Node {
                 Purpose::Proof { .. } | Purpose::Eviction | Purpose::Repair => {
                     // Nobody waits on these, and failing them early is
                     // costly (a live contact evicted, a proof lost): they
-                    // get the late window too.
+                    // get the late window too, and a key proof is sent
+                    // again if retries are left.
                     p.overdue = true;
+                    let (purpose, to, expected) = (p.purpose, p.to, p.expected);
                     p.deadline = now + self.config.rpc_late_window;
                     self.deadlines.insert((p.deadline, txid));
+                    self.retransmit_ping(now, txid, purpose, to, expected);
                     return;
                 }
-                Purpose::Store(_) | Purpose::BootstrapPing { .. } => {}
+                Purpose::BootstrapPing { .. } => {
+                    // The bootstrap waits on it: a copy keeps it matchable
+                    // only until the next copy's timeout.
+                    let (purpose, to, expected) = (p.purpose, p.to, p.expected);
+                    if let Some(timeout) = self.retransmit_ping(now, txid, purpose, to, expected) {
+                        if let Some(p) = self.pending.get_mut(&txid) {
+                            p.overdue = true;
+                            p.deadline = now + timeout;
+                        }
+                        self.deadlines.insert((now + timeout, txid));
+                        return;
+                    }
+                }
+                Purpose::Store(_) => {}
             }
         }
         let Some(p) = self.pending.remove(&txid) else {
             return;
         };
-        // One lookup request fails once, when its last copy expires.
-        if let Purpose::Lookup(_, attempt) = p.purpose {
+        // A request sent in copies fails once, when its last copy expires.
+        if let Some(attempt) = p.purpose.attempt() {
             if self.copy_superseded(txid, attempt) {
                 return;
             }
@@ -556,11 +578,9 @@ impl Node {
         let Some(p) = self.remove_pending(txid) else {
             return;
         };
-        // Any answer to one copy of a lookup request completes it: the
-        // other copies' answers will be unsolicited.
-        if let Purpose::Lookup(_, attempt) = p.purpose {
-            self.retire_other_copies(txid, attempt);
-        }
+        // Any answer to one copy of a request completes it: the other
+        // copies' answers will be unsolicited.
+        self.retire_other_copies(txid, p.purpose);
         self.rtt
             .sample(from, now.saturating_duration_since(p.sent_at));
         let contact = Contact {
@@ -612,11 +632,11 @@ impl Node {
                 self.drive_query(now, qid);
             }
             Purpose::Repair => {}
-            Purpose::Proof { nonce } => {
+            Purpose::Proof { nonce, .. } => {
                 self.proving.remove(&sender);
                 self.proof_answer(now, contact, &nonce, &answer);
             }
-            Purpose::BootstrapPing { query, nonce } => {
+            Purpose::BootstrapPing { query, nonce, .. } => {
                 let ok = self.proof_answer(now, contact, &nonce, &answer);
                 if let Some(q) = self.queries.get_mut(&query) {
                     q.bootstrap_ping_done(ok);
@@ -705,7 +725,10 @@ impl Node {
                 Request::Ping {
                     challenge: Some(nonce),
                 },
-                Purpose::Proof { nonce },
+                Purpose::Proof {
+                    nonce,
+                    attempt: Attempt::default(),
+                },
             )
             .is_none()
         {
@@ -869,4 +892,8 @@ fn shrink_set<T: Eq + std::hash::Hash>(set: &mut HashSet<T>) {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_net;
+#[cfg(test)]
 mod tests_retry;
+#[cfg(test)]
+mod tests_retry_pings;

@@ -27,7 +27,7 @@ pub(super) struct Query {
     /// User queries emit an event when they end; internal ones do not.
     notify: bool,
     /// Requests of the store phase (the lookup counts its own).
-    extra_messages: u32,
+    pub(super) extra_messages: u32,
 }
 
 /// The store phase of a put or add-provider.
@@ -327,7 +327,11 @@ impl Node {
                     Request::Ping {
                         challenge: Some(nonce),
                     },
-                    Purpose::BootstrapPing { query: qid, nonce },
+                    Purpose::BootstrapPing {
+                        query: qid,
+                        nonce,
+                        attempt: Attempt::default(),
+                    },
                 )
                 .is_some()
             {

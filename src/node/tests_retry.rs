@@ -1,222 +1,11 @@
-//! Engine tests of lookup-request retransmission: a small zero-latency
-//! network of real engines where the test decides the fate of each
-//! datagram (deliver, drop, or hold and deliver later), on virtual time,
-//! with a step limit.
+//! Engine tests of lookup-request retransmission, on the test network of
+//! `tests_net`.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::tests_net::{Datagram, Fate, Net, SeenRequest};
 use super::*;
-
-const STEP_LIMIT: usize = 100_000;
-
-/// A datagram on the wire.
-#[derive(Debug, Clone)]
-struct Datagram {
-    from: usize,
-    to: SocketAddr,
-    bytes: Vec<u8>,
-}
-
-/// What the network does with one datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    Deliver,
-    Drop,
-    /// Keep it aside until the test releases it.
-    Hold,
-}
-
-/// A FIND_NODE request seen on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct SeenRequest {
-    at: Instant,
-    from: usize,
-    to: SocketAddr,
-    txid: TxId,
-}
-
-struct Net {
-    nodes: Vec<Node>,
-    addrs: Vec<SocketAddr>,
-    now: Instant,
-    queue: VecDeque<Datagram>,
-    held: Vec<Datagram>,
-    events: Vec<(usize, Event)>,
-    find_nodes: Vec<SeenRequest>,
-    steps: usize,
-}
-
-impl Net {
-    /// A network of `nodes` at `addrs` with nothing in flight.
-    fn quiet(nodes: Vec<Node>, addrs: Vec<SocketAddr>, now: Instant) -> Self {
-        Net {
-            nodes,
-            addrs,
-            now,
-            queue: VecDeque::new(),
-            held: Vec::new(),
-            events: Vec::new(),
-            find_nodes: Vec::new(),
-            steps: 0,
-        }
-    }
-
-    /// A copy of the engines (state, RNGs and all) with nothing in flight.
-    fn copy(&self) -> Self {
-        Net::quiet(self.nodes.clone(), self.addrs.clone(), self.now)
-    }
-
-    /// `n` engines with `config`, nodes 1.. bootstrapped from node 0 over
-    /// a perfect network.
-    fn bootstrapped(n: usize, config: Config) -> Self {
-        let now = Instant::now();
-        let nodes = (0..n)
-            .map(|i| {
-                Node::new(
-                    Identity::from_seed(i as u64 + 100),
-                    config.clone(),
-                    i as u64,
-                    now,
-                )
-            })
-            .collect();
-        let addrs = (0..n)
-            .map(|i| SocketAddr::from(([127, 0, 0, 1], 20_000 + i as u16)))
-            .collect();
-        let mut net = Net::quiet(nodes, addrs, now);
-        for i in 1..n {
-            let boot = net.addrs[0];
-            let q = net.nodes[i].start_bootstrap(net.now, vec![boot]);
-            net.wait(i, q, |_, _| Fate::Deliver);
-        }
-        net.drain(|_, _| Fate::Deliver);
-        net.find_nodes.clear();
-        net
-    }
-
-    fn index_of(&self, addr: &SocketAddr) -> Option<usize> {
-        self.addrs.iter().position(|a| a == addr)
-    }
-
-    fn collect(&mut self) {
-        for i in 0..self.nodes.len() {
-            while let Some(t) = self.nodes[i].poll_transmit() {
-                self.queue.push_back(Datagram {
-                    from: i,
-                    to: t.dest,
-                    bytes: t.payload,
-                });
-            }
-            while let Some(e) = self.nodes[i].poll_event() {
-                self.events.push((i, e));
-            }
-        }
-    }
-
-    fn deliver(&mut self, d: Datagram) {
-        if let Some(j) = self.index_of(&d.to) {
-            let from = self.addrs[d.from];
-            self.nodes[j].handle_datagram(self.now, from, &d.bytes);
-        }
-    }
-
-    /// Delivers, drops or holds every datagram in flight, as `fate` says,
-    /// until none is left.
-    fn drain(&mut self, mut fate: impl FnMut(&Datagram, &Message) -> Fate) {
-        loop {
-            self.collect();
-            let Some(d) = self.queue.pop_front() else {
-                return;
-            };
-            self.steps += 1;
-            assert!(self.steps < STEP_LIMIT, "step limit reached: protocol hung");
-            let msg = wire::decode(&d.bytes).expect("engines send valid datagrams");
-            if let Body::Request {
-                request: Request::FindNode { .. },
-                ..
-            } = msg.body
-            {
-                self.find_nodes.push(SeenRequest {
-                    at: self.now,
-                    from: d.from,
-                    to: d.to,
-                    txid: msg.txid,
-                });
-            }
-            match fate(&d, &msg) {
-                Fate::Deliver => self.deliver(d),
-                Fate::Drop => {}
-                Fate::Hold => self.held.push(d),
-            }
-        }
-    }
-
-    /// Advances virtual time to the earliest timer and fires it.
-    fn advance(&mut self) {
-        let next = self
-            .nodes
-            .iter()
-            .filter_map(Node::poll_timeout)
-            .min()
-            .expect("engines always have a timer");
-        self.now = self.now.max(next);
-        for node in &mut self.nodes {
-            if node.poll_timeout().is_some_and(|t| t <= self.now) {
-                node.handle_timeout(self.now);
-            }
-        }
-    }
-
-    fn finished(&mut self, i: usize, q: QueryId) -> Option<(QueryOutcome, QueryStats)> {
-        let pos = self
-            .events
-            .iter()
-            .position(|(n, Event::QueryFinished { id, .. })| *n == i && *id == q)?;
-        let (_, Event::QueryFinished { outcome, stats, .. }) = self.events.remove(pos);
-        Some((outcome, stats))
-    }
-
-    /// Runs until node `i` reports query `q` finished.
-    fn wait(
-        &mut self,
-        i: usize,
-        q: QueryId,
-        mut fate: impl FnMut(&Datagram, &Message) -> Fate,
-    ) -> (QueryOutcome, QueryStats) {
-        loop {
-            self.drain(&mut fate);
-            if let Some(done) = self.finished(i, q) {
-                return done;
-            }
-            self.advance();
-        }
-    }
-
-    /// Runs every timer due within `span`, datagrams fated by `fate`.
-    fn run_for(&mut self, span: Duration, mut fate: impl FnMut(&Datagram, &Message) -> Fate) {
-        let end = self.now + span;
-        loop {
-            self.drain(&mut fate);
-            let next = self.nodes.iter().filter_map(Node::poll_timeout).min();
-            match next {
-                Some(t) if t <= end => self.advance(),
-                _ => break,
-            }
-        }
-        self.now = end;
-    }
-
-    /// FIND_NODE requests node `from` sent to `to`.
-    fn find_nodes_to(&self, from: usize, to: usize) -> Vec<SeenRequest> {
-        self.find_nodes
-            .iter()
-            .filter(|r| r.from == from && r.to == self.addrs[to])
-            .copied()
-            .collect()
-    }
-}
 
 const ORIGIN: usize = 0;
 /// The peer whose datagrams the tests lose.
@@ -328,15 +117,20 @@ fn contact_that_never_answers_costs_one_plus_retries_requests() {
         .filter(|id| *id != peer_id)
         .collect();
     assert_eq!(closest_ids(&outcome), expected);
+    // No answer to a retransmitted copy was ever seen (the peer is silent,
+    // not lossy), so even as one of the k closest it gets only
+    // `request_retries`, not `close_request_retries`.
+    assert!(!net.nodes[ORIGIN].retransmissions.recent_loss.seen());
+    assert!(config.close_request_retries > retries);
     let sent = net.find_nodes_to(ORIGIN, PEER);
     assert_eq!(sent.len(), 1 + retries as usize);
     assert_eq!(stats.messages, reference_stats.messages + retries);
-    // Each copy waits twice as long as the one before.
+    // Each copy waits the same adaptive timeout: no doubling.
     let t = config.rpc_timeout_min;
     assert_eq!(sent[1].at - sent[0].at, t);
-    assert_eq!(sent[2].at - sent[1].at, 2 * t);
-    // The lookup waited for the last copy's timeout (4 t), no longer.
-    assert_eq!(stats.duration, t + 2 * t + 4 * t);
+    assert_eq!(sent[2].at - sent[1].at, t);
+    // The lookup waited for the last copy's timeout, no longer: 3 t.
+    assert_eq!(stats.duration, 3 * t);
     // Once the late windows are over the request fails once, not once per
     // copy, and the contact is charged one failure.
     net.run_for(config.rpc_late_window + Duration::from_secs(1), offline);
@@ -495,4 +289,121 @@ fn retry_in_a_disjoint_lookup_is_sent_and_its_answer_used() {
     // first and that path claims a contact both paths know (at its depth
     // 2) before the peer's path could ask it (at depth 1).
     assert!(stats.hops <= expected_stats.hops + 1);
+}
+
+/// Runs one lookup from the origin in which the first request to the peer
+/// is lost, so the origin sees an answer to a retransmitted copy.
+fn see_one_loss(net: &mut Net) {
+    let addrs = net.addrs.clone();
+    let mut dropped = 0;
+    let q = net.nodes[ORIGIN].start_find_node(net.now, target());
+    net.wait(ORIGIN, q, |d, msg| {
+        if dropped == 0 && origin_to_peer(&addrs, d, msg) {
+            dropped += 1;
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(dropped, 1);
+    net.run_for(Duration::from_secs(10), |_, _| Fate::Deliver);
+    assert!(net.nodes[ORIGIN].retransmissions.recent_loss.seen());
+}
+
+/// The FIND_NODE copies the origin sends the peer in one lookup while the
+/// peer is offline, and the lookup's stats.
+fn lookup_with_peer_offline(net: &mut Net) -> (Vec<SeenRequest>, QueryStats) {
+    let addrs = net.addrs.clone();
+    let before = net.find_nodes_to(ORIGIN, PEER).len();
+    let q = net.nodes[ORIGIN].start_find_node(net.now, target());
+    let (_, stats) = net.wait(ORIGIN, q, |d, _| {
+        if d.to == addrs[PEER] {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    let sent = net.find_nodes_to(ORIGIN, PEER).split_off(before);
+    (sent, stats)
+}
+
+#[test]
+fn close_contact_gets_close_request_retries_once_loss_was_seen() {
+    let config = Config::local();
+    assert_eq!(
+        (config.request_retries, config.close_request_retries),
+        (2, 4)
+    );
+    let (mut net, _, reference_stats) = network_and_reference(config.clone());
+    see_one_loss(&mut net);
+    let failures_before = net.nodes[ORIGIN].stats().requests_timed_out;
+    // The peer is one of the k closest (k = 20 > 7 contacts) and stays
+    // silent: 1 + 4 copies, each after the same timeout.
+    let (sent, stats) = lookup_with_peer_offline(&mut net);
+    assert_eq!(sent.len(), 5);
+    assert_eq!(stats.messages, reference_stats.messages + 4);
+    let t = config.rpc_timeout_min;
+    for pair in sent.windows(2) {
+        assert_eq!(pair[1].at - pair[0].at, t);
+    }
+    // A dead close contact holds the lookup for 5 timeouts, no longer.
+    assert_eq!(stats.duration, 5 * t);
+    // It still fails once, and is charged one failure.
+    let addrs = net.addrs.clone();
+    net.run_for(config.rpc_late_window + Duration::from_secs(1), |d, _| {
+        if d.to == addrs[PEER] {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(
+        net.nodes[ORIGIN].stats().requests_timed_out,
+        failures_before + 1
+    );
+    let entry = net.nodes[ORIGIN]
+        .routing_table()
+        .get(&net.nodes[PEER].id())
+        .copied();
+    assert_eq!(entry.map(|e| e.failures), Some(1));
+    assert_eq!(net.nodes[ORIGIN].pending_requests(), 0);
+}
+
+#[test]
+fn close_request_retries_at_request_retries_turn_the_close_rule_off() {
+    let config = Config {
+        close_request_retries: 2,
+        ..Config::local()
+    };
+    let (mut net, _, reference_stats) = network_and_reference(config.clone());
+    see_one_loss(&mut net);
+    let (sent, stats) = lookup_with_peer_offline(&mut net);
+    assert_eq!(sent.len(), 3);
+    assert_eq!(stats.messages, reference_stats.messages + 2);
+    assert_eq!(stats.duration, 3 * config.rpc_timeout_min);
+}
+
+#[test]
+fn close_retry_answered_on_the_last_copy_keeps_the_peer_in_the_result() {
+    let config = Config::local();
+    let (mut net, reference, reference_stats) = network_and_reference(config.clone());
+    see_one_loss(&mut net);
+    // The first four copies to the peer are lost, the fifth answered: with
+    // `request_retries` alone the peer would be missing from the result.
+    let addrs = net.addrs.clone();
+    let mut dropped = 0;
+    let q = net.nodes[ORIGIN].start_find_node(net.now, target());
+    let (outcome, stats) = net.wait(ORIGIN, q, |d, msg| {
+        if dropped < 4 && origin_to_peer(&addrs, d, msg) {
+            dropped += 1;
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    assert_eq!(dropped, 4);
+    assert_eq!(outcome, reference);
+    assert_eq!(stats.messages, reference_stats.messages + 4);
+    assert_eq!(stats.duration, 4 * config.rpc_timeout_min);
+    assert_eq!(stats.hops, reference_stats.hops);
 }

@@ -124,7 +124,8 @@ struct Candidate {
 ///   its soft deadline and was sent again, [`on_overdue`](Self::on_overdue)
 ///   when it passed its soft deadline and will not be sent again,
 ///   [`on_failure`](Self::on_failure) when it will never be answered; then
-///   call `next` again;
+///   call `next` again ([`is_among_closest`](Self::is_among_closest) tells
+///   whether a peer's answer can still change the result);
 /// - **stop early**: [`finish`](Self::finish) (e.g. FIND_VALUE found a value);
 /// - **read results**: [`closest_succeeded`](Self::closest_succeeded),
 ///   [`hops`](Self::hops), [`messages`](Self::messages),
@@ -374,6 +375,24 @@ impl ClosestIter {
             }
             self.check_finished(None);
         }
+    }
+
+    /// Whether `peer` is one of the k closest live candidates (not failed,
+    /// not overdue): the peers whose answers termination waits for and
+    /// [`closest_succeeded`](Self::closest_succeeded) would return. Only
+    /// such a peer's answer can still change the result; a peer ranked
+    /// beyond them can only re-enter if closer ones fail. `false` when the
+    /// lookup is finished or the iterator does not hold `peer`.
+    pub fn is_among_closest(&self, peer: &NodeId) -> bool {
+        if self.finished {
+            return false;
+        }
+        let distance = self.target.distance(peer);
+        self.candidates
+            .iter()
+            .filter(|(_, c)| c.state.is_live())
+            .take(self.k)
+            .any(|(d, _)| *d == distance)
     }
 
     /// Stops the lookup now (e.g. a value was found). [`hops`](Self::hops)

@@ -122,6 +122,16 @@ impl DisjointIter {
         accepted
     }
 
+    /// Whether `peer` is one of the k closest live candidates of its own
+    /// path; see [`ClosestIter::is_among_closest`]. `false` for a peer no
+    /// path holds.
+    pub fn is_among_closest(&self, peer: &NodeId) -> bool {
+        self.owner
+            .get(peer)
+            .and_then(|&p| self.paths.get(p))
+            .is_some_and(|path| path.is_among_closest(peer))
+    }
+
     /// `peer`'s request is overdue.
     pub fn on_overdue(&mut self, peer: &NodeId) {
         if let Some(&p) = self.owner.get(peer) {
@@ -241,6 +251,24 @@ mod tests {
         // A peer nobody queried is not retried, and costs nothing.
         assert!(!iter.on_retry(&NodeId::sha1(b"stranger")));
         assert_eq!(iter.messages(), 2);
+    }
+
+    #[test]
+    fn is_among_closest_follows_the_peers_own_path() {
+        let net = SynthNet::new(200, 20, 3);
+        let params = LookupParams { k: 20, alpha: 3 };
+        let target = NodeId::sha1(b"closest");
+        let seeds = net.answer(0, &target, |_| true);
+        let mut iter = DisjointIter::new(target, net.ids[0], seeds, params, 2);
+        let LookupStep::Query(first) = iter.next() else {
+            panic!("no request");
+        };
+        // Each path holds at most k seeds: a queried seed is live and
+        // among its path's k closest until it is overdue.
+        assert!(iter.is_among_closest(&first.id));
+        iter.on_overdue(&first.id);
+        assert!(!iter.is_among_closest(&first.id));
+        assert!(!iter.is_among_closest(&NodeId::sha1(b"stranger")));
     }
 
     #[test]

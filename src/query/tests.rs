@@ -493,6 +493,33 @@ fn failure_of_a_retried_peer_frees_nothing_twice() {
     assert_eq!(it.in_flight(), vec![id(20), id(30)]);
 }
 
+#[test]
+fn only_the_k_closest_live_candidates_are_among_closest() {
+    let mut it = iter(&[10, 20, 30, 40], 2, 1);
+    let among = |it: &ClosestIter| {
+        [10, 20, 30, 40, 99]
+            .into_iter()
+            .filter(|&n| it.is_among_closest(&id(n)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(among(&it), vec![10, 20]);
+    assert_eq!(it.next(), query(10));
+    // A retried peer stays live, so it is still one of the k closest.
+    assert!(it.on_retry(&id(10)));
+    assert_eq!(among(&it), vec![10, 20]);
+    // An overdue peer no longer counts: the next candidate moves up.
+    it.on_overdue(&id(10));
+    assert_eq!(among(&it), vec![20, 30]);
+    assert_eq!(it.next(), query(20));
+    // A closer contact learned from an answer pushes 30 out.
+    assert!(it.on_success(&id(20), &[c(5)]));
+    assert_eq!(among(&it), vec![20]);
+    assert!(it.is_among_closest(&id(5)));
+    it.finish();
+    assert_eq!(among(&it), Vec::<u32>::new());
+    assert!(!it.is_among_closest(&id(5)));
+}
+
 /// Pumps `it` until it waits or finishes; returns the contacts queried.
 fn pump(it: &mut ClosestIter) -> Vec<u32> {
     let mut queried = Vec::new();

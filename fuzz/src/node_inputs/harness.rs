@@ -17,7 +17,6 @@ use meshara_dht::{Config, NodeId};
 
 use super::model::{node_identity, peers, Builder};
 
-
 /// A request the node sent, which a reply may answer.
 pub struct Sent {
     pub dest: SocketAddr,
@@ -126,8 +125,7 @@ impl Harness {
                     // Past `rate_limit_tracked_ips` distinct sources the
                     // limiter may forget an active one, which then starts
                     // with a fresh budget (documented in SECURITY.md).
-                    let crowded =
-                        self.ledger.len() >= self.config.rate_limit_tracked_ips;
+                    let crowded = self.ledger.len() >= self.config.rate_limit_tracked_ips;
                     let l = self.ledger.entry(from.ip()).or_default();
                     match l.last_request {
                         None => {

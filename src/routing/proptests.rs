@@ -193,6 +193,7 @@ fn check_invariants(t: &RoutingTable, config: &Config) -> Result<(), TestCaseErr
         prop_assert_eq!(t.subnet_count(key), *count);
     }
     prop_assert_eq!(t.len(), total);
+    prop_assert!(t.subnet_filter_in_sync());
     prop_assert_eq!(t.iter().count(), total);
     prop_assert_eq!(t.is_empty(), total == 0);
     let nonempty: Vec<usize> = (0..ID_BITS)

@@ -13,7 +13,9 @@ use super::bucket::{Bucket, Entries, Entry, KBucket};
 use super::closest::Closest;
 use super::outcome::{FailureOutcome, InsertOutcome, RejectReason};
 use super::slot::Slot;
-use super::subnet::{capped_key, SubnetKey};
+use super::subnet::{capped_key, SubnetFilter, SubnetKey};
+
+mod admission;
 use crate::config::Config;
 use crate::id::{NodeId, ID_BITS};
 use crate::wire::Contact;
@@ -86,6 +88,9 @@ pub struct RoutingTable {
     /// The time base of the packed entries: the first `now` an insert
     /// brought. `None` until then, while the table holds no entry.
     epoch: Option<Instant>,
+    /// The capped subnets of the live entries, so the cap check skips the
+    /// count when no entry shares the newcomer's subnet.
+    subnets: SubnetFilter,
 }
 
 /// What [`RoutingTable::bucket`] shows for a bucket below the stored range.
@@ -107,6 +112,7 @@ impl RoutingTable {
             buckets: Vec::new(),
             len: 0,
             epoch: None,
+            subnets: SubnetFilter::default(),
         }
     }
 
@@ -133,13 +139,16 @@ impl RoutingTable {
             let Some(old) = bucket.entries.get(pos) else {
                 return InsertOutcome::Rejected(RejectReason::AddressConflict);
             };
-            if old.addr() != contact.addr {
+            let old_addr = old.addr();
+            if old_addr != contact.addr {
                 if old.failures() == 0 {
                     return InsertOutcome::Rejected(RejectReason::AddressConflict);
                 }
                 if let Err(reason) = self.check_caps(index, &contact.addr, Some(&contact.id)) {
                     return InsertOutcome::Rejected(reason);
                 }
+                self.count_subnet(&old_addr, false);
+                self.count_subnet(&contact.addr, true);
             }
             if let Some(bucket) = self.stored_mut(index) {
                 if pos < bucket.entries.len() {
@@ -164,6 +173,7 @@ impl RoutingTable {
             return InsertOutcome::Rejected(reason);
         }
         let (k, max_failures) = (self.k, self.max_failures);
+        let new_key = self.key(&contact.addr);
         let Some(bucket) = self.stored_or_grown(index) else {
             return InsertOutcome::Rejected(RejectReason::OwnId);
         };
@@ -177,6 +187,9 @@ impl RoutingTable {
             Bucket::reserve_one(&mut bucket.entries, k);
             bucket.entries.push(entry);
             self.len += 1;
+            if let Some(key) = new_key {
+                self.subnets.add(&key);
+            }
             return InsertOutcome::Inserted;
         }
         if let Some(stale) = bucket
@@ -184,8 +197,12 @@ impl RoutingTable {
             .iter()
             .position(|e| e.failures() >= max_failures)
         {
-            bucket.entries.remove(stale);
+            let removed = bucket.entries.remove(stale);
             bucket.entries.push(entry);
+            self.count_subnet(&removed.addr(), false);
+            if let Some(key) = new_key {
+                self.subnets.add(&key);
+            }
             return InsertOutcome::Inserted;
         }
         let candidate = bucket.entries.first().map(Slot::contact);
@@ -437,6 +454,9 @@ impl RoutingTable {
     /// subnet), and the cap checks that need the count run only for
     /// newcomers, whose admission already cost a key proof.
     pub fn subnet_count(&self, key: &SubnetKey) -> usize {
+        if !self.subnets.may_contain(key) {
+            return 0;
+        }
         let on_local = self.subnet_caps_on_local;
         self.buckets
             .iter()
@@ -451,10 +471,35 @@ impl RoutingTable {
         self.buckets.len()
     }
 
+    /// Whether the subnet filter holds exactly the live entries' capped
+    /// subnets, for tests.
+    #[cfg(test)]
+    pub(super) fn subnet_filter_in_sync(&self) -> bool {
+        let mut rebuilt = SubnetFilter::default();
+        for slot in self.buckets.iter().flat_map(|b| &b.entries) {
+            if let Some(key) = self.key(&slot.addr()) {
+                rebuilt.add(&key);
+            }
+        }
+        rebuilt == self.subnets
+    }
+
     // ---- internals -------------------------------------------------------
 
     fn key(&self, addr: &SocketAddr) -> Option<SubnetKey> {
         capped_key(addr.ip(), self.subnet_caps_on_local)
+    }
+
+    /// Records in the subnet filter that a live entry at `addr` arrived
+    /// (`added`) or left.
+    fn count_subnet(&mut self, addr: &SocketAddr, added: bool) {
+        if let Some(key) = self.key(addr) {
+            if added {
+                self.subnets.add(&key);
+            } else {
+                self.subnets.remove(&key);
+            }
+        }
     }
 
     /// Index of the lowest stored bucket.
@@ -524,138 +569,5 @@ impl RoutingTable {
             self.epoch,
             target,
         )
-    }
-
-    /// Whether a live entry at `addr` may join bucket `index`, counting the
-    /// bucket and table as if the live entry `ignoring` were gone.
-    ///
-    /// Bucket `index` is counted first, then the others only until the
-    /// table cap is reached; the slots compare subnets without unpacking.
-    fn check_caps(
-        &self,
-        index: usize,
-        addr: &SocketAddr,
-        ignoring: Option<&NodeId>,
-    ) -> Result<(), RejectReason> {
-        let Some(key) = self.key(addr) else {
-            return Ok(());
-        };
-        let on_local = self.subnet_caps_on_local;
-        let count = |bucket: &Bucket| {
-            bucket
-                .entries
-                .iter()
-                .filter(|e| e.counts_under(&key, on_local) && Some(e.id()) != ignoring)
-                .count()
-        };
-        let in_bucket = self.stored(index).map_or(0, count);
-        if in_bucket >= self.max_per_subnet_bucket {
-            return Err(RejectReason::SubnetBucketCap);
-        }
-        let mut in_table = in_bucket;
-        for (i, bucket) in self.stored_buckets() {
-            if in_table >= self.max_per_subnet_table {
-                break;
-            }
-            if i != index {
-                in_table += count(bucket);
-            }
-        }
-        if in_table >= self.max_per_subnet_table {
-            return Err(RejectReason::SubnetTableCap);
-        }
-        Ok(())
-    }
-
-    /// The cache position of the most recently seen replacement of bucket
-    /// `index` that the caps allow once `ignoring` has left (ties: the
-    /// newest cached).
-    fn best_replacement(&self, index: usize, ignoring: Option<&NodeId>) -> Option<usize> {
-        let bucket = self.stored(index)?;
-        let epoch = self.epoch?;
-        let mut best: Option<(usize, Instant)> = None;
-        for (pos, e) in bucket.replacements.iter().enumerate() {
-            let seen = e.last_seen(epoch);
-            if best.is_some_and(|(_, best_seen)| seen < best_seen) {
-                continue;
-            }
-            if self.check_caps(index, &e.addr(), ignoring).is_ok() {
-                best = Some((pos, seen));
-            }
-        }
-        best.map(|(pos, _)| pos)
-    }
-
-    /// Moves the best allowed replacement of bucket `index` into the bucket
-    /// (placed by its `last_seen`), as if `ignoring` were already gone; the
-    /// caller removes `ignoring` right after. Returns the promoted contact.
-    fn promote_over(&mut self, index: usize, ignoring: Option<&NodeId>) -> Option<Contact> {
-        let pos = self.best_replacement(index, ignoring)?;
-        let (k, epoch) = (self.k, self.epoch?);
-        let bucket = self.stored_mut(index)?;
-        if pos >= bucket.replacements.len() {
-            return None;
-        }
-        let slot = bucket.replacements.remove(pos);
-        let contact = slot.contact();
-        Bucket::reserve_one(&mut bucket.entries, k);
-        bucket.insert_by_last_seen(slot, epoch);
-        self.len += 1;
-        Some(contact)
-    }
-
-    /// Promotes the best allowed replacement if bucket `index` has room.
-    fn fill(&mut self, index: usize) -> Option<Contact> {
-        if self.stored(index)?.entries.len() >= self.k {
-            return None;
-        }
-        self.promote_over(index, None)
-    }
-
-    /// Removes the live entry `id` from bucket `index`, keeping counts.
-    fn detach(&mut self, index: usize, id: &NodeId) -> Option<Slot> {
-        let bucket = self.stored_mut(index)?;
-        let pos = bucket.position(id)?;
-        let removed = bucket.entries.remove(pos);
-        self.len = self.len.saturating_sub(1);
-        Some(removed)
-    }
-
-    /// Parks `entry` in bucket `index`'s replacement cache: at most
-    /// `max_per_subnet_bucket` of one subnet (the oldest of that subnet
-    /// makes way), at most `replacement_cache_size` in all (the oldest makes
-    /// way). The caller has removed any older copy of the same id.
-    fn park(&mut self, index: usize, entry: Slot) {
-        if self.replacement_cache_size == 0 {
-            return;
-        }
-        let on_local = self.subnet_caps_on_local;
-        // (count, oldest position) of the cached entries of entry's subnet.
-        let (same_subnet, oldest) = match (self.key(&entry.addr()), self.stored(index)) {
-            (Some(key), Some(bucket)) => bucket
-                .replacements
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.counts_under(&key, on_local))
-                .fold((0, None), |(n, first), (pos, _)| {
-                    (n + 1, first.or(Some(pos)))
-                }),
-            _ => (0, None),
-        };
-        let cache_size = self.replacement_cache_size;
-        let cap = self.max_per_subnet_bucket;
-        let Some(bucket) = self.stored_mut(index) else {
-            return;
-        };
-        if same_subnet >= cap {
-            if let Some(oldest) = oldest {
-                bucket.replacements.remove(oldest);
-            }
-        }
-        if bucket.replacements.len() >= cache_size {
-            bucket.replacements.remove(0);
-        }
-        Bucket::reserve_one(&mut bucket.replacements, cache_size);
-        bucket.replacements.push(entry);
     }
 }

@@ -132,12 +132,12 @@ impl Node {
                 }
                 limit = n + 1 + (n + 1 - nodes.len()) * 2;
             }
-            let Some(entry) = walk.next() else {
+            let Some((contact, failures)) = walk.next_contact() else {
                 break;
             };
             asked += 1;
-            if entry.contact.id != *requester && entry.failures < max_failures {
-                nodes.push(entry.contact);
+            if contact.id != *requester && failures < max_failures {
+                nodes.push(contact);
             }
         }
         nodes

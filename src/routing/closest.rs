@@ -38,6 +38,7 @@ use std::time::Instant;
 use super::bucket::{Bucket, Entry};
 use super::slot::Slot;
 use crate::id::{Distance, NodeId, ID_BITS};
+use crate::wire::Contact;
 
 /// A 160-bit id or distance as two integers, `(high 128 bits, low 32
 /// bits)`: XOR and comparison in a few instructions instead of byte loops.
@@ -70,6 +71,7 @@ pub(crate) struct BucketSet([u64; 3]);
 
 impl BucketSet {
     /// No index.
+    #[cfg(test)]
     pub(crate) const EMPTY: BucketSet = BucketSet([0; 3]);
 
     /// Every index `0..ID_BITS`.
@@ -87,7 +89,21 @@ impl BucketSet {
         BucketSet(words)
     }
 
+    /// The indices `first..ID_BITS`.
+    pub(crate) fn from(first: usize) -> Self {
+        let mut words = [0u64; 3];
+        for (w, word) in words.iter_mut().enumerate() {
+            let (lo, hi) = (w * 64, (w * 64 + 64).min(ID_BITS));
+            let start = first.clamp(lo, hi);
+            for i in start..hi {
+                *word |= 1 << (i - lo);
+            }
+        }
+        BucketSet(words)
+    }
+
     /// Adds index `i` (ignored when `i >= ID_BITS`).
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, i: usize) {
         if i < ID_BITS {
             if let Some(w) = self.0.get_mut(i / 64) {
@@ -200,16 +216,12 @@ impl<'a> Closest<'a> {
         epoch: Option<Instant>,
         target: &NodeId,
     ) -> Self {
-        // Only the occupied buckets, so the walk never steps through the
-        // empty indices (most of the 160).
-        let mut occupied = BucketSet::EMPTY;
-        for (i, bucket) in buckets.iter().enumerate() {
-            if !bucket.entries.is_empty() {
-                occupied.insert(first + i);
-            }
-        }
+        // Only the stored range, so the walk never steps through the
+        // never-used indices below it (most of the 160); empty buckets in
+        // the range are skipped as they come (listing the occupied ones
+        // up front would read every bucket even when a few suffice).
         Closest {
-            order: bucket_order(local.distance(target), occupied),
+            order: bucket_order(local.distance(target), BucketSet::from(first)),
             buckets,
             first,
             epoch,
@@ -231,6 +243,7 @@ impl<'a> Closest<'a> {
             let Some(bucket) = index
                 .checked_sub(self.first)
                 .and_then(|i| self.buckets.get(i))
+                .filter(|b| !b.entries.is_empty())
             else {
                 continue;
             };
@@ -247,6 +260,15 @@ impl<'a> Closest<'a> {
             self.sorted.sort_unstable();
             self.next = 0;
         }
+    }
+}
+
+impl Closest<'_> {
+    /// The next contact and its count of consecutive failures, closest
+    /// first: [`next`](Iterator::next) without building the last-seen
+    /// time, for callers that filter on failures only.
+    pub fn next_contact(&mut self) -> Option<(Contact, u32)> {
+        self.next_slot().map(|s| (s.contact(), s.failures()))
     }
 }
 
@@ -339,6 +361,14 @@ mod tests {
             let reference: Vec<usize> =
                 bucket_order_by_bit_tests(dt).filter(|i| among.contains(i)).collect();
             prop_assert_eq!(some, reference);
+        }
+
+        #[test]
+        fn bucket_set_from_holds_the_indices_from_first_up(first in 0..ID_BITS + 8) {
+            let set = BucketSet::from(first);
+            for i in 0..ID_BITS + 32 {
+                prop_assert_eq!(set.contains(i), i >= first && i < ID_BITS);
+            }
         }
 
         #[test]

@@ -153,6 +153,13 @@ fn closest_iter_walks_every_entry_in_the_order_of_closest() {
     for n in [0, 1, 6, 7, 8, 20] {
         assert_eq!(t.closest(&target, n), all[..n.min(all.len())].to_vec());
     }
+    let mut walk = t.closest_iter(&target);
+    let mut by_contact = Vec::new();
+    while let Some((contact, failures)) = walk.next_contact() {
+        assert_eq!(failures, 0);
+        by_contact.push(contact);
+    }
+    assert_eq!(by_contact, all);
     let mut sorted = all.clone();
     sorted.sort_by_key(|c| c.id.distance(&target));
     assert_eq!(all, sorted);

@@ -230,7 +230,7 @@ fn main() -> ExitCode {
         report.mean_table_size
     );
     println!(
-        "sizes: Node {} B, RoutingTable {} B, KBucket {} B, Entry {} B",
+        "sizes: Node {} B, RoutingTable {} B, KBucket view {} B, Entry {} B (the table stores entries packed)",
         std::mem::size_of::<Node>(),
         std::mem::size_of::<RoutingTable>(),
         std::mem::size_of::<KBucket>(),

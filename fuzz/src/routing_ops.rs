@@ -143,7 +143,7 @@ fn check_invariants(t: &RoutingTable, config: &Config) {
         assert!(b.replacements().len() <= config.replacement_cache_size);
         let mut bucket_counts: BTreeMap<SubnetKey, usize> = BTreeMap::new();
         let mut cache_counts: BTreeMap<SubnetKey, usize> = BTreeMap::new();
-        for e in b.entries().iter().chain(b.replacements()) {
+        for e in b.entries().chain(b.replacements()) {
             assert_ne!(e.contact.id, local, "the table holds its own id");
             assert!(seen.insert(e.contact.id), "duplicate id {}", e.contact.id);
             assert_eq!(
@@ -175,10 +175,9 @@ fn check_invariants(t: &RoutingTable, config: &Config) {
                 "cache subnet cap broken"
             );
         }
+        let entries: Vec<Entry> = b.entries().collect();
         assert!(
-            b.entries()
-                .windows(2)
-                .all(|w| w[0].last_seen <= w[1].last_seen),
+            entries.windows(2).all(|w| w[0].last_seen <= w[1].last_seen),
             "bucket not ordered least recently seen first"
         );
         total += b.len();
@@ -226,13 +225,7 @@ fn find(t: &RoutingTable, id: &NodeId) -> (Option<Entry>, Option<Entry>) {
     let Some(b) = t.local_id().bucket_index(id).and_then(|i| t.bucket(i)) else {
         return (None, None);
     };
-    (
-        b.get(id).copied(),
-        b.replacements()
-            .iter()
-            .find(|e| e.contact.id == *id)
-            .copied(),
-    )
+    (b.get(id), b.replacements().find(|e| e.contact.id == *id))
 }
 
 /// Runs one input, panicking on any broken invariant.
@@ -286,7 +279,7 @@ pub fn run(input: Input) {
                     InsertOutcome::Inserted => {
                         assert!(was_live.is_none());
                         assert_eq!(
-                            t.get(&id_value).copied(),
+                            t.get(&id_value),
                             Some(Entry {
                                 contact,
                                 last_seen: now,
@@ -299,7 +292,7 @@ pub fn run(input: Input) {
                         let old = was_live.expect("Updated names a live entry");
                         assert!(old.contact.addr == addr || old.failures > 0);
                         assert_eq!(
-                            t.get(&id_value).copied(),
+                            t.get(&id_value),
                             Some(Entry {
                                 contact,
                                 last_seen: now,
@@ -313,7 +306,7 @@ pub fn run(input: Input) {
                         let b = local.bucket_index(&id_value).and_then(|i| t.bucket(i));
                         let b = b.expect("a bucket");
                         assert_eq!(b.len(), config.k.max(1), "eviction from a bucket not full");
-                        assert_eq!(b.entries().first().map(|e| e.contact), Some(c));
+                        assert_eq!(b.entries().next().map(|e| e.contact), Some(c));
                         assert_eq!(t.len(), before_len);
                         candidate = Some(c.id);
                     }
@@ -325,7 +318,7 @@ pub fn run(input: Input) {
                 let was_live = find(&t, &id).0.is_some();
                 t.on_success(&id, now);
                 if was_live {
-                    let e = t.get(&id).copied().expect("still live");
+                    let e = t.get(&id).expect("still live");
                     assert_eq!((e.last_seen, e.failures), (now, 0));
                 }
             }

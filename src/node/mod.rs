@@ -664,7 +664,7 @@ impl Node {
         self.id
             .bucket_index(&contact.id)
             .and_then(|i| self.table.bucket(i))
-            .is_some_and(|b| b.replacements().iter().any(|e| e.contact == *contact))
+            .is_some_and(|b| b.replacements().any(|e| e.contact == *contact))
     }
 
     /// Whether a key proof of `contact` could change the routing table.
@@ -684,13 +684,13 @@ impl Node {
         else {
             return false;
         };
-        if bucket.replacements().iter().any(|e| e.contact == *contact) {
+        if bucket.replacements().any(|e| e.contact == *contact) {
             return false;
         }
         let bucket_settled =
-            bucket.len() >= self.config.k && bucket.entries().iter().all(|e| e.failures == 0);
+            bucket.len() >= self.config.k && bucket.entries().all(|e| e.failures == 0);
         let spares_fresh = bucket.replacements().len() >= self.config.replacement_cache_size
-            && bucket.replacements().iter().all(|e| {
+            && bucket.replacements().all(|e| {
                 now.saturating_duration_since(e.last_seen) < self.config.bucket_refresh_interval
             });
         !(bucket_settled && spares_fresh)

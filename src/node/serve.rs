@@ -116,20 +116,32 @@ impl Node {
     /// row (they stay in the table until a spare replaces them, but sending
     /// a requester to a node that stopped answering only costs it a
     /// timeout).
+    ///
+    /// Contacts are taken in distance order from one lazy walk of the
+    /// table: the nearest `n + 1`, and if fewer than `n` of them are usable
+    /// (rare: only after failures), twice as many more as were left out.
     fn closest_for(&self, target: &NodeId, requester: &NodeId) -> Vec<Contact> {
         let n = self.config.k.min(MAX_CONTACTS);
-        let usable = |c: &Contact| c.id != *requester && !self.is_stale(&c.id);
-        let mut nodes = self.table.closest(target, n + 1);
-        let asked = nodes.len();
-        nodes.retain(usable);
-        if nodes.len() < n && asked == n + 1 {
-            // Some were left out and the table may hold more: ask for as
-            // many more as were dropped (rare: only after failures).
-            let dropped = asked - nodes.len();
-            nodes = self.table.closest(target, n + 1 + dropped * 2);
-            nodes.retain(usable);
+        let max_failures = self.config.max_failures;
+        let mut nodes = Vec::with_capacity(n);
+        let mut limit = n + 1;
+        let mut asked = 0;
+        let mut walk = self.table.closest_iter(target);
+        while nodes.len() < n {
+            if asked == limit {
+                if limit > n + 1 {
+                    break;
+                }
+                limit = n + 1 + (n + 1 - nodes.len()) * 2;
+            }
+            let Some((contact, failures)) = walk.next_contact() else {
+                break;
+            };
+            asked += 1;
+            if contact.id != *requester && failures < max_failures {
+                nodes.push(contact);
+            }
         }
-        nodes.truncate(n);
         nodes
     }
 }

@@ -904,7 +904,7 @@ fn cached_contact_is_not_asked_to_prove_its_key_again() {
     assert_eq!(request_and_prove(&mut node, now, second_addr, &second), 1);
     let cached = |node: &Node, addr: SocketAddr| {
         node.routing_table().bucket(index).is_some_and(|b| {
-            b.replacements().iter().any(|e| {
+            b.replacements().any(|e| {
                 e.contact
                     == Contact {
                         id: second.node_id(),

@@ -41,7 +41,6 @@ fn spares(net: &Net, bucket: usize) -> Vec<NodeId> {
         .bucket(bucket)
         .expect("bucket")
         .replacements()
-        .iter()
         .map(|e| e.contact.id)
         .collect()
 }

@@ -86,10 +86,7 @@ fn dropped_lookup_request_is_resent_after_its_timeout_and_the_answer_used() {
         net.nodes[ORIGIN].stats().requests_timed_out,
         failures_before
     );
-    let entry = net.nodes[ORIGIN]
-        .routing_table()
-        .get(&net.nodes[PEER].id())
-        .copied();
+    let entry = net.nodes[ORIGIN].routing_table().get(&net.nodes[PEER].id());
     assert_eq!(entry.map(|e| e.failures), Some(0));
     assert_eq!(net.nodes[ORIGIN].pending_requests(), 0);
 }
@@ -138,7 +135,7 @@ fn contact_that_never_answers_costs_one_plus_retries_requests() {
         net.nodes[ORIGIN].stats().requests_timed_out,
         failures_before + 1
     );
-    let entry = net.nodes[ORIGIN].routing_table().get(&peer_id).copied();
+    let entry = net.nodes[ORIGIN].routing_table().get(&peer_id);
     assert_eq!(entry.map(|e| e.failures), Some(1));
     assert_eq!(net.nodes[ORIGIN].pending_requests(), 0);
 }
@@ -192,10 +189,7 @@ fn late_answer_to_the_first_copy_is_used_once() {
     );
     net.run_for(Duration::from_secs(10), |_, _| Fate::Deliver);
     assert_eq!(net.nodes[ORIGIN].pending_requests(), 0);
-    let entry = net.nodes[ORIGIN]
-        .routing_table()
-        .get(&net.nodes[PEER].id())
-        .copied();
+    let entry = net.nodes[ORIGIN].routing_table().get(&net.nodes[PEER].id());
     assert_eq!(entry.map(|e| e.failures), Some(0));
 }
 
@@ -361,10 +355,7 @@ fn close_contact_gets_close_request_retries_once_loss_was_seen() {
         net.nodes[ORIGIN].stats().requests_timed_out,
         failures_before + 1
     );
-    let entry = net.nodes[ORIGIN]
-        .routing_table()
-        .get(&net.nodes[PEER].id())
-        .copied();
+    let entry = net.nodes[ORIGIN].routing_table().get(&net.nodes[PEER].id());
     assert_eq!(entry.map(|e| e.failures), Some(1));
     assert_eq!(net.nodes[ORIGIN].pending_requests(), 0);
 }

@@ -1,8 +1,9 @@
 //! The order in which buckets must be visited to meet contacts by
 //! increasing XOR distance to a target, so `closest` never sorts the whole
-//! table.
+//! table, and the walk ([`Closest`]) that follows it.
 //!
-//! This module owns that ordering and its proof; it reads no table state.
+//! This module owns that ordering, its proof and the walk; it never changes
+//! the table.
 //!
 //! # Why the order is correct
 //!
@@ -32,7 +33,12 @@
 //! entries) therefore yields contacts by increasing distance; `closest`
 //! stops as soon as it has `n`.
 
+use std::time::Instant;
+
+use super::bucket::{Bucket, Entry};
+use super::slot::Slot;
 use crate::id::{Distance, NodeId, ID_BITS};
+use crate::wire::Contact;
 
 /// A 160-bit id or distance as two integers, `(high 128 bits, low 32
 /// bits)`: XOR and comparison in a few instructions instead of byte loops.
@@ -65,9 +71,11 @@ pub(crate) struct BucketSet([u64; 3]);
 
 impl BucketSet {
     /// No index.
+    #[cfg(test)]
     pub(crate) const EMPTY: BucketSet = BucketSet([0; 3]);
 
     /// Every index `0..ID_BITS`.
+    #[cfg(test)]
     pub(crate) const ALL: BucketSet = BucketSet([u64::MAX, u64::MAX, (1 << (ID_BITS - 128)) - 1]);
 
     /// The indices `i` whose bit `i` (0 = least significant) is set in `d`.
@@ -81,7 +89,21 @@ impl BucketSet {
         BucketSet(words)
     }
 
+    /// The indices `first..ID_BITS`.
+    pub(crate) fn from(first: usize) -> Self {
+        let mut words = [0u64; 3];
+        for (w, word) in words.iter_mut().enumerate() {
+            let (lo, hi) = (w * 64, (w * 64 + 64).min(ID_BITS));
+            let start = first.clamp(lo, hi);
+            for i in start..hi {
+                *word |= 1 << (i - lo);
+            }
+        }
+        BucketSet(words)
+    }
+
     /// Adds index `i` (ignored when `i >= ID_BITS`).
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, i: usize) {
         if i < ID_BITS {
             if let Some(w) = self.0.get_mut(i / 64) {
@@ -105,34 +127,28 @@ impl BucketSet {
         BucketSet(out)
     }
 
-    /// The indices, highest first.
-    fn descending(self) -> impl Iterator<Item = usize> {
-        let mut words = self.0;
-        std::iter::from_fn(move || {
-            for (w, word) in words.iter_mut().enumerate().rev() {
-                if *word != 0 {
-                    let bit = 63 - word.leading_zeros() as usize;
-                    *word &= !(1u64 << bit);
-                    return Some(w * 64 + bit);
-                }
+    /// Removes and returns the highest index.
+    fn pop_highest(&mut self) -> Option<usize> {
+        for (w, word) in self.0.iter_mut().enumerate().rev() {
+            if *word != 0 {
+                let bit = 63 - word.leading_zeros() as usize;
+                *word &= !(1u64 << bit);
+                return Some(w * 64 + bit);
             }
-            None
-        })
+        }
+        None
     }
 
-    /// The indices, lowest first.
-    fn ascending(self) -> impl Iterator<Item = usize> {
-        let mut words = self.0;
-        std::iter::from_fn(move || {
-            for (w, word) in words.iter_mut().enumerate() {
-                if *word != 0 {
-                    let bit = word.trailing_zeros() as usize;
-                    *word &= *word - 1;
-                    return Some(w * 64 + bit);
-                }
+    /// Removes and returns the lowest index.
+    fn pop_lowest(&mut self) -> Option<usize> {
+        for (w, word) in self.0.iter_mut().enumerate() {
+            if *word != 0 {
+                let bit = word.trailing_zeros() as usize;
+                *word &= *word - 1;
+                return Some(w * 64 + bit);
             }
-            None
-        })
+        }
+        None
     }
 }
 
@@ -142,12 +158,127 @@ impl BucketSet {
 /// (every index of `0..ID_BITS` for [`BucketSet::ALL`]), each exactly
 /// once. Lazy: a caller that stops after a few buckets pays for those
 /// only.
-pub(crate) fn bucket_order(dt: Distance, among: BucketSet) -> impl Iterator<Item = usize> {
+pub(crate) fn bucket_order(dt: Distance, among: BucketSet) -> BucketOrder {
     let set = BucketSet::of_distance(&dt);
-    among
-        .and(set, false)
-        .descending()
-        .chain(among.and(set, true).ascending())
+    BucketOrder {
+        set: among.and(set, false),
+        clear: among.and(set, true),
+    }
+}
+
+/// The iterator [`bucket_order`] returns.
+#[derive(Debug, Clone)]
+pub(crate) struct BucketOrder {
+    /// Still to visit, highest first.
+    set: BucketSet,
+    /// Visited after `set`, lowest first.
+    clear: BucketSet,
+}
+
+impl Iterator for BucketOrder {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        self.set.pop_highest().or_else(|| self.clear.pop_lowest())
+    }
+}
+
+/// The live entries of a table by increasing XOR distance to a target,
+/// closest first: what [`RoutingTable::closest_iter`] returns.
+///
+/// Lazy, one bucket at a time: each bucket met on the way is sorted (at
+/// most k entries, by the order proven above), so a caller that stops
+/// after a few contacts pays for a few buckets.
+///
+/// [`RoutingTable::closest_iter`]: super::RoutingTable::closest_iter
+#[derive(Debug, Clone)]
+pub struct Closest<'a> {
+    order: BucketOrder,
+    /// The table's stored buckets and the index of the first of them.
+    buckets: &'a [Bucket],
+    first: usize,
+    epoch: Option<Instant>,
+    target: DistanceKey,
+    /// The current bucket's slots and, in `sorted[next..]`, the positions
+    /// still to hand out, with their distances, nearest first.
+    current: &'a [Slot],
+    sorted: Vec<(DistanceKey, usize)>,
+    next: usize,
+}
+
+impl<'a> Closest<'a> {
+    /// A walk over `buckets` (bucket `first + i` at `buckets[i]`) of the
+    /// table around `local`, towards `target`.
+    pub(crate) fn new(
+        local: &NodeId,
+        buckets: &'a [Bucket],
+        first: usize,
+        epoch: Option<Instant>,
+        target: &NodeId,
+    ) -> Self {
+        // Only the stored range, so the walk never steps through the
+        // never-used indices below it (most of the 160); empty buckets in
+        // the range are skipped as they come (listing the occupied ones
+        // up front would read every bucket even when a few suffice).
+        Closest {
+            order: bucket_order(local.distance(target), BucketSet::from(first)),
+            buckets,
+            first,
+            epoch,
+            target: DistanceKey::of(target),
+            current: &[],
+            sorted: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// The next slot, closest first.
+    pub(crate) fn next_slot(&mut self) -> Option<&'a Slot> {
+        loop {
+            if let Some(&(_, pos)) = self.sorted.get(self.next) {
+                self.next += 1;
+                return self.current.get(pos);
+            }
+            let index = self.order.next()?;
+            let Some(bucket) = index
+                .checked_sub(self.first)
+                .and_then(|i| self.buckets.get(i))
+                .filter(|b| !b.entries.is_empty())
+            else {
+                continue;
+            };
+            let target = self.target;
+            self.current = &bucket.entries;
+            self.sorted.clear();
+            self.sorted.extend(
+                bucket
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, e)| (DistanceKey::of(e.id()).xor(target), pos)),
+            );
+            self.sorted.sort_unstable();
+            self.next = 0;
+        }
+    }
+}
+
+impl Closest<'_> {
+    /// The next contact and its count of consecutive failures, closest
+    /// first: [`next`](Iterator::next) without building the last-seen
+    /// time, for callers that filter on failures only.
+    pub fn next_contact(&mut self) -> Option<(Contact, u32)> {
+        self.next_slot().map(|s| (s.contact(), s.failures()))
+    }
+}
+
+impl Iterator for Closest<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        let epoch = self.epoch?;
+        self.next_slot().map(|s| s.unpack(epoch))
+    }
 }
 
 /// Whether bit `i` (0 = least significant) of `d` is set.
@@ -230,6 +361,14 @@ mod tests {
             let reference: Vec<usize> =
                 bucket_order_by_bit_tests(dt).filter(|i| among.contains(i)).collect();
             prop_assert_eq!(some, reference);
+        }
+
+        #[test]
+        fn bucket_set_from_holds_the_indices_from_first_up(first in 0..ID_BITS + 8) {
+            let set = BucketSet::from(first);
+            for i in 0..ID_BITS + 32 {
+                prop_assert_eq!(set.contains(i), i >= first && i < ID_BITS);
+            }
         }
 
         #[test]

@@ -12,14 +12,17 @@
 //! | file | concept |
 //! |---|---|
 //! | `table.rs` | [`RoutingTable`]: insert, failures, eviction, queries |
-//! | `bucket.rs` | [`KBucket`] and its [`Entry`]s |
-//! | `closest.rs` | the bucket visiting order behind [`RoutingTable::closest`], with its proof |
-//! | `subnet.rs` | [`SubnetKey`] (IPv4 /24, IPv6 /64) and the local-address exemption |
+//! | `table/admission.rs` | its subnet-cap check, replacement promotion and cache parking |
+//! | `bucket.rs` | a bucket's storage, and the [`KBucket`] view with its [`Entries`] |
+//! | `slot.rs` | the packed 48-byte form the table stores each [`Entry`] in |
+//! | `closest.rs` | the bucket visiting order behind [`RoutingTable::closest`], with its proof, and the [`Closest`] walk |
+//! | `subnet.rs` | [`SubnetKey`] (IPv4 /24, IPv6 /64), the local-address exemption, the table's subnet filter |
 //! | `outcome.rs` | [`InsertOutcome`], [`RejectReason`], [`FailureOutcome`] |
 
 mod bucket;
 mod closest;
 mod outcome;
+mod slot;
 mod subnet;
 mod table;
 
@@ -27,8 +30,11 @@ mod table;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_packed;
 
-pub use bucket::{Entry, KBucket};
+pub use bucket::{Entries, Entry, KBucket};
+pub use closest::Closest;
 pub use outcome::{FailureOutcome, InsertOutcome, RejectReason};
 pub use subnet::{is_local_address, subnet_key, SubnetKey};
 pub use table::RoutingTable;

@@ -143,8 +143,8 @@ fn snapshot(t: &RoutingTable) -> Snapshot {
         .map(|i| {
             let b = t.bucket(i).unwrap();
             (
-                b.entries().to_vec(),
-                b.replacements().to_vec(),
+                b.entries().collect(),
+                b.replacements().collect(),
                 b.last_touched(),
             )
         })
@@ -169,7 +169,7 @@ fn check_invariants(t: &RoutingTable, config: &Config) -> Result<(), TestCaseErr
         prop_assert!(b.len() <= k, "bucket {} holds {} > k = {}", i, b.len(), k);
         prop_assert!(b.replacements().len() <= config.replacement_cache_size);
         let mut bucket_counts: BTreeMap<SubnetKey, usize> = BTreeMap::new();
-        for e in b.entries().iter().chain(b.replacements()) {
+        for e in b.entries().chain(b.replacements()) {
             prop_assert_ne!(e.contact.id, local);
             prop_assert!(seen.insert(e.contact.id), "duplicate id {}", e.contact.id);
             prop_assert_eq!(local.bucket_index(&e.contact.id), Some(i));
@@ -183,10 +183,9 @@ fn check_invariants(t: &RoutingTable, config: &Config) -> Result<(), TestCaseErr
         for count in bucket_counts.values() {
             prop_assert!(*count <= config.max_per_subnet_bucket);
         }
-        prop_assert!(b
-            .entries()
-            .windows(2)
-            .all(|w| w[0].last_seen <= w[1].last_seen));
+        let entries: Vec<Entry> = b.entries().collect();
+        prop_assert_eq!(entries.len(), b.entries().len());
+        prop_assert!(entries.windows(2).all(|w| w[0].last_seen <= w[1].last_seen));
         total += b.len();
     }
     for (key, count) in &table_counts {
@@ -194,6 +193,7 @@ fn check_invariants(t: &RoutingTable, config: &Config) -> Result<(), TestCaseErr
         prop_assert_eq!(t.subnet_count(key), *count);
     }
     prop_assert_eq!(t.len(), total);
+    prop_assert!(t.subnet_filter_in_sync());
     prop_assert_eq!(t.iter().count(), total);
     prop_assert_eq!(t.is_empty(), total == 0);
     let nonempty: Vec<usize> = (0..ID_BITS)
@@ -273,22 +273,22 @@ proptest! {
                     match out {
                         InsertOutcome::Inserted => {
                             prop_assert!(was_live.is_none());
-                            prop_assert_eq!(t.get(&c.id).copied(), Some(Entry { contact: c, last_seen: now, failures: 0 }));
+                            prop_assert_eq!(t.get(&c.id), Some(Entry { contact: c, last_seen: now, failures: 0 }));
                         }
                         InsertOutcome::Updated => {
                             let old = was_live.unwrap();
                             prop_assert!(old.contact.addr == c.addr || old.failures > 0);
-                            prop_assert_eq!(t.get(&c.id).copied(), Some(Entry { contact: c, last_seen: now, failures: 0 }));
+                            prop_assert_eq!(t.get(&c.id), Some(Entry { contact: c, last_seen: now, failures: 0 }));
                             let b = t.bucket(index.unwrap()).unwrap();
-                            prop_assert_eq!(b.entries().last().map(|e| e.contact.id), Some(c.id));
+                            prop_assert_eq!(b.entries().next_back().map(|e| e.contact.id), Some(c.id));
                         }
                         InsertOutcome::PendingEviction { candidate } => {
                             prop_assert!(!t.contains(&c.id));
                             let b = t.bucket(index.unwrap()).unwrap();
                             prop_assert_eq!(b.len(), config.k.max(1));
-                            prop_assert_eq!(b.entries().first().map(|e| e.contact), Some(candidate));
+                            prop_assert_eq!(b.entries().next().map(|e| e.contact), Some(candidate));
                             if config.replacement_cache_size > 0 {
-                                prop_assert_eq!(b.replacements().last().map(|e| e.contact), Some(c));
+                                prop_assert_eq!(b.replacements().next_back().map(|e| e.contact), Some(c));
                             }
                             pending = Some(candidate.id);
                         }
@@ -307,7 +307,7 @@ proptest! {
                     if let Some(index) = local.bucket_index(&target) {
                         if find(&before, index, &target).0.is_some() {
                             let b = t.bucket(index).unwrap();
-                            let last = b.entries().last().unwrap();
+                            let last = b.entries().next_back().unwrap();
                             prop_assert_eq!((last.contact.id, last.last_seen, last.failures), (target, now, 0));
                         }
                     }

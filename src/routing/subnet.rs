@@ -2,8 +2,9 @@
 //! IPv6 /64, with IPv4-mapped IPv6 addresses counted as their IPv4 /24.
 //!
 //! This module owns the mapping from an address to the [`SubnetKey`] that
-//! the per-bucket and per-table caps count, and the rule for which addresses
-//! are exempt from those caps. It holds no state and never fails.
+//! the per-bucket and per-table caps count, the rule for which addresses
+//! are exempt from those caps, and the [`SubnetFilter`] a table keeps to
+//! skip counting subnets it holds no entry of. Nothing here fails.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -83,6 +84,51 @@ pub(crate) fn capped_key(ip: IpAddr, caps_on_local: bool) -> Option<SubnetKey> {
     }
 }
 
+/// A multiset of 16-bit fingerprints of the capped subnets of a table's
+/// live entries, sorted, so the cap check can tell in a binary search that
+/// no live entry shares a newcomer's subnet (the usual case: most contacts
+/// have a subnet of their own) instead of reading the whole table.
+///
+/// About 2 bytes per entry. A fingerprint present says only "maybe": the
+/// caller then counts exactly. A fingerprint absent is exact, as long as
+/// every live entry's key was added once and removed when it left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SubnetFilter(Vec<u16>);
+
+impl SubnetFilter {
+    fn fingerprint(key: &SubnetKey) -> u16 {
+        let x = match key {
+            SubnetKey::V4([a, b, c]) => (1 << 32) | u64::from(u32::from_be_bytes([0, *a, *b, *c])),
+            SubnetKey::V6(o) => u64::from_be_bytes(*o),
+        };
+        // The top 16 bits of a Fibonacci hash.
+        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as u16
+    }
+
+    /// Counts one more live entry under `key`.
+    pub(crate) fn add(&mut self, key: &SubnetKey) {
+        let f = Self::fingerprint(key);
+        let pos = self.0.partition_point(|&x| x < f);
+        if self.0.len() == self.0.capacity() {
+            // Grow by a little: doubling would waste up to half.
+            self.0.reserve_exact(16);
+        }
+        self.0.insert(pos, f);
+    }
+
+    /// Counts one live entry under `key` less.
+    pub(crate) fn remove(&mut self, key: &SubnetKey) {
+        if let Ok(pos) = self.0.binary_search(&Self::fingerprint(key)) {
+            self.0.remove(pos);
+        }
+    }
+
+    /// `false` when no live entry is counted under `key`.
+    pub(crate) fn may_contain(&self, key: &SubnetKey) -> bool {
+        self.0.binary_search(&Self::fingerprint(key)).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +202,26 @@ mod tests {
         ] {
             assert!(!is_local_address(ip(s)), "{s} should not be local");
         }
+    }
+
+    #[test]
+    fn subnet_filter_counts_each_key_until_every_copy_is_removed() {
+        let a = SubnetKey::V4([203, 0, 113]);
+        let b = SubnetKey::V6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0]);
+        let mut f = SubnetFilter::default();
+        assert!(!f.may_contain(&a));
+        f.add(&a);
+        f.add(&a);
+        f.add(&b);
+        assert!(f.may_contain(&a) && f.may_contain(&b));
+        f.remove(&a);
+        assert!(f.may_contain(&a));
+        f.remove(&a);
+        assert!(!f.may_contain(&a));
+        f.remove(&a);
+        assert!(f.may_contain(&b));
+        f.remove(&b);
+        assert_eq!(f, SubnetFilter::default());
     }
 
     #[test]

@@ -9,10 +9,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::bucket::{Entry, KBucket};
-use super::closest::{bucket_order, BucketSet, DistanceKey};
+use super::bucket::{Bucket, Entries, Entry, KBucket};
+use super::closest::Closest;
 use super::outcome::{FailureOutcome, InsertOutcome, RejectReason};
-use super::subnet::{capped_key, SubnetKey};
+use super::slot::Slot;
+use super::subnet::{capped_key, SubnetFilter, SubnetKey};
+
+mod admission;
 use crate::config::Config;
 use crate::id::{NodeId, ID_BITS};
 use crate::wire::Contact;
@@ -31,8 +34,8 @@ use crate::wire::Contact;
 /// * later requests to it: [`on_success`](Self::on_success) /
 ///   [`on_failure`](Self::on_failure); after `max_failures` consecutive
 ///   failures it is replaced by a cached contact when one fits;
-/// * queries: [`closest`](Self::closest), [`get`](Self::get),
-///   [`iter`](Self::iter), [`buckets`](Self::buckets);
+/// * queries: [`closest`](Self::closest), [`closest_iter`](Self::closest_iter),
+///   [`get`](Self::get), [`iter`](Self::iter), [`buckets`](Self::buckets);
 /// * maintenance: lookups report the buckets they cover with
 ///   [`touch_bucket`](Self::touch_bucket), and
 ///   [`idle_buckets`](Self::idle_buckets) says which ranges to refresh.
@@ -45,6 +48,26 @@ use crate::wire::Contact;
 /// it is promoted, and a cache keeps at most `max_per_subnet_bucket`
 /// entries of one subnet (a newcomer from a full subnet displaces the
 /// oldest of that subnet), so one subnet cannot flush a cache either.
+///
+/// Entries are stored packed (48 bytes each, times as offsets from the
+/// first `now` the table was given); queries hand out unpacked [`Entry`]
+/// copies, exactly as they were recorded.
+///
+/// ```
+/// use std::time::Instant;
+/// use meshara_dht::config::Config;
+/// use meshara_dht::id::NodeId;
+/// use meshara_dht::routing::{InsertOutcome, RoutingTable};
+/// use meshara_dht::wire::Contact;
+///
+/// let now = Instant::now();
+/// let mut table = RoutingTable::new(NodeId::from_bytes([0; 20]), &Config::default());
+/// let contact = Contact { id: NodeId::from_bytes([1; 20]), addr: "192.0.2.1:4000".parse().unwrap() };
+/// assert_eq!(table.insert(contact, now), InsertOutcome::Inserted);
+/// let entry = table.get(&contact.id).unwrap();
+/// assert_eq!((entry.contact, entry.last_seen, entry.failures), (contact, now, 0));
+/// assert_eq!(table.closest(&contact.id, 20), vec![contact]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct RoutingTable {
     local_id: NodeId,
@@ -60,12 +83,18 @@ pub struct RoutingTable {
     /// network of `N` nodes fills about `log2(N / k)` buckets), and 160
     /// empty bucket headers would cost 10 KB per node. The range grows
     /// downwards when an insert or touch first reaches a lower bucket.
-    buckets: Vec<KBucket>,
+    buckets: Vec<Bucket>,
     len: usize,
+    /// The time base of the packed entries: the first `now` an insert
+    /// brought. `None` until then, while the table holds no entry.
+    epoch: Option<Instant>,
+    /// The capped subnets of the live entries, so the cap check skips the
+    /// count when no entry shares the newcomer's subnet.
+    subnets: SubnetFilter,
 }
 
 /// What [`RoutingTable::bucket`] shows for a bucket below the stored range.
-static EMPTY_BUCKET: KBucket = KBucket::EMPTY;
+static EMPTY_BUCKET: Bucket = Bucket::EMPTY;
 
 impl RoutingTable {
     /// An empty table around `local_id`, sized by `config.k`,
@@ -82,6 +111,8 @@ impl RoutingTable {
             subnet_caps_on_local: config.subnet_caps_on_local,
             buckets: Vec::new(),
             len: 0,
+            epoch: None,
+            subnets: SubnetFilter::default(),
         }
     }
 
@@ -97,28 +128,35 @@ impl RoutingTable {
         let Some(index) = self.local_id.bucket_index(&contact.id) else {
             return InsertOutcome::Rejected(RejectReason::OwnId);
         };
-        let Some(bucket) = self.bucket(index) else {
+        if index >= ID_BITS {
             return InsertOutcome::Rejected(RejectReason::OwnId);
-        };
+        }
+        let epoch = *self.epoch.get_or_insert(now);
+        let bucket = self.stored(index).unwrap_or(&EMPTY_BUCKET);
 
         // Already a live entry: refresh it, maybe move it.
         if let Some(pos) = bucket.position(&contact.id) {
-            let Some(old) = bucket.entries.get(pos).copied() else {
+            let Some(old) = bucket.entries.get(pos) else {
                 return InsertOutcome::Rejected(RejectReason::AddressConflict);
             };
-            if old.contact.addr != contact.addr {
-                if old.failures == 0 {
+            let old_addr = old.addr();
+            if old_addr != contact.addr {
+                if old.failures() == 0 {
                     return InsertOutcome::Rejected(RejectReason::AddressConflict);
                 }
                 if let Err(reason) = self.check_caps(index, &contact.addr, Some(&contact.id)) {
                     return InsertOutcome::Rejected(reason);
                 }
+                self.count_subnet(&old_addr, false);
+                self.count_subnet(&contact.addr, true);
             }
             if let Some(bucket) = self.stored_mut(index) {
-                if let Some(entry) = bucket.entries.get_mut(pos) {
-                    entry.contact = contact;
+                if pos < bucket.entries.len() {
+                    bucket.entries.remove(pos);
+                    bucket
+                        .entries
+                        .push(Slot::pack(Entry::new(contact, now), epoch));
                 }
-                bucket.mark_seen(pos, now);
                 bucket.touch(now);
             }
             return InsertOutcome::Updated;
@@ -127,7 +165,7 @@ impl RoutingTable {
         // Already cached: same address rule, then treated as a newcomer.
         let cached = bucket.replacement_position(&contact.id);
         if let Some(entry) = cached.and_then(|pos| bucket.replacements.get(pos)) {
-            if entry.contact.addr != contact.addr && entry.failures == 0 {
+            if entry.addr() != contact.addr && entry.failures() == 0 {
                 return InsertOutcome::Rejected(RejectReason::AddressConflict);
             }
         }
@@ -135,6 +173,7 @@ impl RoutingTable {
             return InsertOutcome::Rejected(reason);
         }
         let (k, max_failures) = (self.k, self.max_failures);
+        let new_key = self.key(&contact.addr);
         let Some(bucket) = self.stored_or_grown(index) else {
             return InsertOutcome::Rejected(RejectReason::OwnId);
         };
@@ -142,24 +181,31 @@ impl RoutingTable {
             bucket.replacements.remove(pos);
         }
         bucket.touch(now);
-        let entry = Entry::new(contact, now);
+        let entry = Slot::pack(Entry::new(contact, now), epoch);
 
         if bucket.entries.len() < k {
-            KBucket::reserve_one(&mut bucket.entries, k);
+            Bucket::reserve_one(&mut bucket.entries, k);
             bucket.entries.push(entry);
             self.len += 1;
+            if let Some(key) = new_key {
+                self.subnets.add(&key);
+            }
             return InsertOutcome::Inserted;
         }
         if let Some(stale) = bucket
             .entries
             .iter()
-            .position(|e| e.failures >= max_failures)
+            .position(|e| e.failures() >= max_failures)
         {
-            bucket.entries.remove(stale);
+            let removed = bucket.entries.remove(stale);
             bucket.entries.push(entry);
+            self.count_subnet(&removed.addr(), false);
+            if let Some(key) = new_key {
+                self.subnets.add(&key);
+            }
             return InsertOutcome::Inserted;
         }
-        let candidate = bucket.entries.first().map(|e| e.contact);
+        let candidate = bucket.entries.first().map(Slot::contact);
         self.park(index, entry);
         match candidate {
             Some(candidate) => InsertOutcome::PendingEviction { candidate },
@@ -174,16 +220,18 @@ impl RoutingTable {
     /// its replacement cache), and the bucket is touched. Unknown ids are
     /// ignored.
     pub fn on_success(&mut self, id: &NodeId, now: Instant) {
+        // A stored entry means an insert set the epoch.
+        let Some(epoch) = self.epoch else {
+            return;
+        };
         let Some(bucket) = self.bucket_for_mut(id) else {
             return;
         };
         if let Some(pos) = bucket.position(id) {
-            bucket.mark_seen(pos, now);
+            bucket.mark_seen(pos, now, epoch);
             bucket.touch(now);
         } else if let Some(pos) = bucket.replacement_position(id) {
-            let mut entry = bucket.replacements.remove(pos);
-            entry.seen(now);
-            bucket.replacements.push(entry);
+            bucket.mark_replacement_seen(pos, now, epoch);
             bucket.touch(now);
         }
     }
@@ -197,6 +245,10 @@ impl RoutingTable {
             return FailureOutcome::Unknown;
         };
         let max_failures = self.max_failures;
+        // A stored entry means an insert set the epoch.
+        let Some(epoch) = self.epoch else {
+            return FailureOutcome::Unknown;
+        };
         let Some(bucket) = self.stored_mut(index) else {
             return FailureOutcome::Unknown;
         };
@@ -204,14 +256,13 @@ impl RoutingTable {
             let Some(entry) = bucket.entries.get_mut(pos) else {
                 return FailureOutcome::Unknown;
             };
-            entry.failures = entry.failures.saturating_add(1);
-            let failures = entry.failures;
+            let failures = entry.count_failure(epoch);
             if failures >= max_failures {
                 if let Some(promoted) = self.promote_over(index, Some(id)) {
                     let removed = self.detach(index, id);
                     if let Some(removed) = removed {
                         return FailureOutcome::Replaced {
-                            removed: removed.contact,
+                            removed: removed.contact(),
                             promoted,
                         };
                     }
@@ -223,8 +274,7 @@ impl RoutingTable {
             let Some(entry) = bucket.replacements.get_mut(pos) else {
                 return FailureOutcome::Unknown;
             };
-            entry.failures = entry.failures.saturating_add(1);
-            let failures = entry.failures;
+            let failures = entry.count_failure(epoch);
             if failures >= max_failures {
                 bucket.replacements.remove(pos);
             }
@@ -252,9 +302,10 @@ impl RoutingTable {
     ) -> Option<Contact> {
         let index = self.local_id.bucket_index(candidate)?;
         if alive {
+            let epoch = self.epoch?;
             let bucket = self.stored_mut(index)?;
             if let Some(pos) = bucket.position(candidate) {
-                bucket.mark_seen(pos, now);
+                bucket.mark_seen(pos, now, epoch);
                 bucket.touch(now);
             }
             return None;
@@ -275,85 +326,50 @@ impl RoutingTable {
         let index = self.local_id.bucket_index(id)?;
         if let Some(removed) = self.detach(index, id) {
             let _promoted = self.fill(index);
-            return Some(removed.contact);
+            return Some(removed.contact());
         }
         let bucket = self.stored_mut(index)?;
         let pos = bucket.replacement_position(id)?;
-        Some(bucket.replacements.remove(pos).contact)
+        Some(bucket.replacements.remove(pos).contact())
     }
 
-    /// The live entry for `id` (replacement caches are not searched).
-    pub fn get(&self, id: &NodeId) -> Option<&Entry> {
-        let index = self.local_id.bucket_index(id)?;
-        self.stored(index)?.get(id)
+    /// The live entry for `id` (replacement caches are not searched), as
+    /// a copy.
+    pub fn get(&self, id: &NodeId) -> Option<Entry> {
+        let slot = self.slot(id)?;
+        Some(slot.unpack(self.epoch?))
     }
 
     /// Whether `id` is a live entry of the table.
     pub fn contains(&self, id: &NodeId) -> bool {
-        self.get(id).is_some()
+        self.slot(id).is_some()
     }
 
     /// The `n` live contacts closest to `target` by XOR distance, closest
     /// first; `target` itself is included if it is in the table. Returns
-    /// fewer than `n` when the table is smaller.
-    ///
-    /// Visits buckets in the order proven in `closest.rs` and sorts one
-    /// bucket at a time, stopping at `n` contacts, so the cost is that of
-    /// the few buckets needed, not of the whole table.
+    /// fewer than `n` when the table is smaller. The first `n` contacts of
+    /// [`closest_iter`](Self::closest_iter).
     pub fn closest(&self, target: &NodeId, n: usize) -> Vec<Contact> {
         let mut out = Vec::with_capacity(n.min(self.len));
-        if n == 0 {
-            return out;
-        }
-        let target_key = DistanceKey::of(target);
-        // When the whole table is the answer (a young node, a small
-        // network), every occupied bucket is visited: list them first so
-        // the walk skips the empty ones. Otherwise the walk usually stops
-        // after a few buckets and a pass over all 160 would cost more.
-        let among = if n >= self.len {
-            let mut occupied = BucketSet::EMPTY;
-            for (index, bucket) in self.stored_buckets() {
-                if !bucket.entries.is_empty() {
-                    occupied.insert(index);
-                }
-            }
-            occupied
-        } else {
-            BucketSet::ALL
-        };
-        // (distance to target, position in bucket), reused across buckets.
-        let mut scratch: Vec<(DistanceKey, usize)> = Vec::new();
-        for index in bucket_order(self.local_id.distance(target), among) {
-            let Some(bucket) = self.stored(index) else {
-                continue;
-            };
-            if bucket.entries.is_empty() {
-                continue;
-            }
-            scratch.clear();
-            scratch.extend(
-                bucket
-                    .entries
-                    .iter()
-                    .enumerate()
-                    .map(|(pos, e)| (DistanceKey::of(&e.contact.id).xor(target_key), pos)),
-            );
-            let wanted = n - out.len();
-            if wanted < scratch.len() {
-                scratch.select_nth_unstable(wanted);
-                scratch.truncate(wanted);
-            }
-            scratch.sort_unstable();
-            out.extend(
-                scratch
-                    .iter()
-                    .filter_map(|&(_, pos)| bucket.entries.get(pos).map(|e| e.contact)),
-            );
-            if out.len() >= n {
+        let mut walk = self.walk(target);
+        while out.len() < n {
+            let Some(slot) = walk.next_slot() else {
                 break;
-            }
+            };
+            out.push(slot.contact());
         }
         out
+    }
+
+    /// Every live entry by increasing XOR distance to `target`, closest
+    /// first, for callers that filter as they go (stop taking when you
+    /// have enough: the walk is lazy).
+    ///
+    /// Visits buckets in the order proven in `closest.rs` and sorts one
+    /// bucket at a time, so the cost is that of the few buckets needed, not
+    /// of the whole table.
+    pub fn closest_iter(&self, target: &NodeId) -> Closest<'_> {
+        self.walk(target)
     }
 
     /// The buckets to refresh: indices `i` with no touch (lookup or contact
@@ -370,7 +386,10 @@ impl RoutingTable {
     /// right after the insert touched `b`): every range at least as large
     /// as the one the contact was found in.
     pub fn idle_buckets(&self, now: Instant, idle_for: Duration) -> Vec<usize> {
-        let Some(lo) = self.stored_buckets().position(|(_, b)| !b.is_empty()) else {
+        let Some(lo) = self
+            .stored_buckets()
+            .position(|(_, b)| !b.entries.is_empty())
+        else {
             return Vec::new();
         };
         self.stored_buckets()
@@ -401,23 +420,30 @@ impl RoutingTable {
         self.len == 0
     }
 
-    /// Every live entry, bucket 0 first, least recently seen first within a
-    /// bucket.
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.buckets.iter().flat_map(|b| b.entries.iter())
+    /// Every live entry (as a copy), bucket 0 first, least recently seen
+    /// first within a bucket.
+    pub fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+        let epoch = self.epoch;
+        self.buckets
+            .iter()
+            .flat_map(move |b| Entries::new(&b.entries, epoch))
     }
 
     /// The buckets holding at least one live entry, with their indices.
-    pub fn buckets(&self) -> impl Iterator<Item = (usize, &KBucket)> {
-        self.stored_buckets().filter(|(_, b)| !b.entries.is_empty())
+    pub fn buckets(&self) -> impl Iterator<Item = (usize, KBucket<'_>)> {
+        let epoch = self.epoch;
+        self.stored_buckets()
+            .filter(|(_, b)| !b.entries.is_empty())
+            .map(move |(i, b)| (i, KBucket::new(b, epoch)))
     }
 
     /// Bucket `index`, empty or not (`None` past 159).
-    pub fn bucket(&self, index: usize) -> Option<&KBucket> {
+    pub fn bucket(&self, index: usize) -> Option<KBucket<'_>> {
         if index >= ID_BITS {
             return None;
         }
-        Some(self.stored(index).unwrap_or(&EMPTY_BUCKET))
+        let bucket = self.stored(index).unwrap_or(&EMPTY_BUCKET);
+        Some(KBucket::new(bucket, self.epoch))
     }
 
     /// Live entries counted against the subnet caps for `key` (0 for an
@@ -428,8 +454,14 @@ impl RoutingTable {
     /// subnet), and the cap checks that need the count run only for
     /// newcomers, whose admission already cost a key proof.
     pub fn subnet_count(&self, key: &SubnetKey) -> usize {
-        self.iter()
-            .filter(|e| self.key(&e.contact.addr).as_ref() == Some(key))
+        if !self.subnets.may_contain(key) {
+            return 0;
+        }
+        let on_local = self.subnet_caps_on_local;
+        self.buckets
+            .iter()
+            .flat_map(|b| &b.entries)
+            .filter(|e| e.counts_under(key, on_local))
             .count()
     }
 
@@ -439,10 +471,35 @@ impl RoutingTable {
         self.buckets.len()
     }
 
+    /// Whether the subnet filter holds exactly the live entries' capped
+    /// subnets, for tests.
+    #[cfg(test)]
+    pub(super) fn subnet_filter_in_sync(&self) -> bool {
+        let mut rebuilt = SubnetFilter::default();
+        for slot in self.buckets.iter().flat_map(|b| &b.entries) {
+            if let Some(key) = self.key(&slot.addr()) {
+                rebuilt.add(&key);
+            }
+        }
+        rebuilt == self.subnets
+    }
+
     // ---- internals -------------------------------------------------------
 
     fn key(&self, addr: &SocketAddr) -> Option<SubnetKey> {
         capped_key(addr.ip(), self.subnet_caps_on_local)
+    }
+
+    /// Records in the subnet filter that a live entry at `addr` arrived
+    /// (`added`) or left.
+    fn count_subnet(&mut self, addr: &SocketAddr, added: bool) {
+        if let Some(key) = self.key(addr) {
+            if added {
+                self.subnets.add(&key);
+            } else {
+                self.subnets.remove(&key);
+            }
+        }
     }
 
     /// Index of the lowest stored bucket.
@@ -451,7 +508,7 @@ impl RoutingTable {
     }
 
     /// Bucket `index` if it is in the stored range.
-    fn stored(&self, index: usize) -> Option<&KBucket> {
+    fn stored(&self, index: usize) -> Option<&Bucket> {
         let first = self.first_stored();
         self.buckets.get(index.checked_sub(first)?)
     }
@@ -459,21 +516,21 @@ impl RoutingTable {
     /// Bucket `index` if it is in the stored range, for changes that keep
     /// an empty, untouched bucket as it is (a bucket outside the range is
     /// exactly that).
-    fn stored_mut(&mut self, index: usize) -> Option<&mut KBucket> {
+    fn stored_mut(&mut self, index: usize) -> Option<&mut Bucket> {
         let first = self.first_stored();
         self.buckets.get_mut(index.checked_sub(first)?)
     }
 
     /// Bucket `index`, extending the stored range down to it first
     /// (`None` past 159).
-    fn stored_or_grown(&mut self, index: usize) -> Option<&mut KBucket> {
+    fn stored_or_grown(&mut self, index: usize) -> Option<&mut Bucket> {
         if index >= ID_BITS {
             return None;
         }
         let first = self.first_stored();
         if index < first {
             let mut grown = Vec::with_capacity(ID_BITS - index);
-            grown.resize_with(first - index, KBucket::default);
+            grown.resize_with(first - index, Bucket::default);
             grown.append(&mut self.buckets);
             self.buckets = grown;
         }
@@ -481,7 +538,7 @@ impl RoutingTable {
     }
 
     /// The stored buckets with their indices, lowest index first.
-    fn stored_buckets(&self) -> impl Iterator<Item = (usize, &KBucket)> {
+    fn stored_buckets(&self) -> impl Iterator<Item = (usize, &Bucket)> {
         let first = self.first_stored();
         self.buckets
             .iter()
@@ -489,128 +546,28 @@ impl RoutingTable {
             .map(move |(i, b)| (first + i, b))
     }
 
-    fn bucket_for_mut(&mut self, id: &NodeId) -> Option<&mut KBucket> {
+    fn bucket_for_mut(&mut self, id: &NodeId) -> Option<&mut Bucket> {
         let index = self.local_id.bucket_index(id)?;
         self.stored_mut(index)
     }
 
-    /// Whether a live entry at `addr` may join bucket `index`, counting the
-    /// bucket and table as if the live entry `ignoring` were gone.
-    fn check_caps(
-        &self,
-        index: usize,
-        addr: &SocketAddr,
-        ignoring: Option<&NodeId>,
-    ) -> Result<(), RejectReason> {
-        let Some(key) = self.key(addr) else {
-            return Ok(());
-        };
-        let mut in_bucket = 0;
-        let mut in_table = 0;
-        for (i, bucket) in self.stored_buckets() {
-            for e in &bucket.entries {
-                if self.key(&e.contact.addr) != Some(key) || Some(&e.contact.id) == ignoring {
-                    continue;
-                }
-                in_table += 1;
-                if i == index {
-                    in_bucket += 1;
-                }
-            }
-        }
-        if in_bucket >= self.max_per_subnet_bucket {
-            return Err(RejectReason::SubnetBucketCap);
-        }
-        if in_table >= self.max_per_subnet_table {
-            return Err(RejectReason::SubnetTableCap);
-        }
-        Ok(())
-    }
-
-    /// The cache position of the most recently seen replacement of bucket
-    /// `index` that the caps allow once `ignoring` has left (ties: the
-    /// newest cached).
-    fn best_replacement(&self, index: usize, ignoring: Option<&NodeId>) -> Option<usize> {
+    /// The live slot for `id`: its bucket by distance, then a scan of at
+    /// most k entries.
+    fn slot(&self, id: &NodeId) -> Option<&Slot> {
+        let index = self.local_id.bucket_index(id)?;
         let bucket = self.stored(index)?;
-        let mut best: Option<(usize, Instant)> = None;
-        for (pos, e) in bucket.replacements.iter().enumerate() {
-            if best.is_some_and(|(_, seen)| e.last_seen < seen) {
-                continue;
-            }
-            if self.check_caps(index, &e.contact.addr, ignoring).is_ok() {
-                best = Some((pos, e.last_seen));
-            }
-        }
-        best.map(|(pos, _)| pos)
+        bucket.entries.iter().find(|e| e.id() == id)
     }
 
-    /// Moves the best allowed replacement of bucket `index` into the bucket
-    /// (placed by its `last_seen`), as if `ignoring` were already gone; the
-    /// caller removes `ignoring` right after. Returns the promoted contact.
-    fn promote_over(&mut self, index: usize, ignoring: Option<&NodeId>) -> Option<Contact> {
-        let pos = self.best_replacement(index, ignoring)?;
-        let k = self.k;
-        let bucket = self.stored_mut(index)?;
-        if pos >= bucket.replacements.len() {
-            return None;
-        }
-        let entry = bucket.replacements.remove(pos);
-        KBucket::reserve_one(&mut bucket.entries, k);
-        bucket.insert_by_last_seen(entry);
-        self.len += 1;
-        Some(entry.contact)
-    }
-
-    /// Promotes the best allowed replacement if bucket `index` has room.
-    fn fill(&mut self, index: usize) -> Option<Contact> {
-        if self.stored(index)?.entries.len() >= self.k {
-            return None;
-        }
-        self.promote_over(index, None)
-    }
-
-    /// Removes the live entry `id` from bucket `index`, keeping counts.
-    fn detach(&mut self, index: usize, id: &NodeId) -> Option<Entry> {
-        let bucket = self.stored_mut(index)?;
-        let pos = bucket.position(id)?;
-        let removed = bucket.entries.remove(pos);
-        self.len = self.len.saturating_sub(1);
-        Some(removed)
-    }
-
-    /// Parks `entry` in bucket `index`'s replacement cache: at most
-    /// `max_per_subnet_bucket` of one subnet (the oldest of that subnet
-    /// makes way), at most `replacement_cache_size` in all (the oldest makes
-    /// way). The caller has removed any older copy of the same id.
-    fn park(&mut self, index: usize, entry: Entry) {
-        if self.replacement_cache_size == 0 {
-            return;
-        }
-        let key = self.key(&entry.contact.addr);
-        let same_subnet: Vec<usize> = match (key, self.stored(index)) {
-            (Some(key), Some(bucket)) => bucket
-                .replacements
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| self.key(&e.contact.addr) == Some(key))
-                .map(|(pos, _)| pos)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let cache_size = self.replacement_cache_size;
-        let cap = self.max_per_subnet_bucket;
-        let Some(bucket) = self.stored_mut(index) else {
-            return;
-        };
-        if same_subnet.len() >= cap {
-            if let Some(&oldest) = same_subnet.first() {
-                bucket.replacements.remove(oldest);
-            }
-        }
-        if bucket.replacements.len() >= cache_size {
-            bucket.replacements.remove(0);
-        }
-        KBucket::reserve_one(&mut bucket.replacements, cache_size);
-        bucket.replacements.push(entry);
+    /// The walk behind [`closest`](Self::closest) and
+    /// [`closest_iter`](Self::closest_iter).
+    fn walk(&self, target: &NodeId) -> Closest<'_> {
+        Closest::new(
+            &self.local_id,
+            &self.buckets,
+            self.first_stored(),
+            self.epoch,
+            target,
+        )
     }
 }

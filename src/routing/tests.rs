@@ -48,7 +48,6 @@ fn bucket_ids(t: &RoutingTable, index: usize) -> Vec<NodeId> {
     t.bucket(index)
         .unwrap()
         .entries()
-        .iter()
         .map(|e| e.contact.id)
         .collect()
 }
@@ -57,7 +56,6 @@ fn cache_ids(t: &RoutingTable, index: usize) -> Vec<NodeId> {
     t.bucket(index)
         .unwrap()
         .replacements()
-        .iter()
         .map(|e| e.contact.id)
         .collect()
 }

@@ -133,7 +133,6 @@ fn eclipse(mut sim: Simulation, salt: &'static [u8]) -> Eclipse {
             for key in &subnets {
                 let n = bucket
                     .entries()
-                    .iter()
                     .filter(|x| subnet_key(x.contact.addr.ip()) == *key)
                     .count();
                 e.worst_bucket = e.worst_bucket.max(n);

@@ -223,6 +223,11 @@ pub struct SimConfig {
     pub hash_event_log: bool,
     /// Real or modelled key proofs. Default [`KeyProofs::Ed25519`].
     pub key_proofs: KeyProofs,
+    /// Threads that run the engines' work (0: one per core the machine
+    /// has). Only speed depends on it: a run is the same, bit for bit, with
+    /// any number of threads (see the module docs, "Lookahead windows").
+    /// Default 0.
+    pub threads: usize,
 }
 
 impl Default for SimConfig {
@@ -241,6 +246,7 @@ impl Default for SimConfig {
             verify_lookups: true,
             hash_event_log: true,
             key_proofs: KeyProofs::Ed25519,
+            threads: 0,
         }
     }
 }

@@ -55,6 +55,17 @@ impl LinkModel {
         }
     }
 
+    /// The smallest delay any datagram can have: the distribution's lower
+    /// bound (jitter only adds). Zero for the log-normal distribution,
+    /// which has none.
+    pub(crate) fn min_latency(&self) -> Duration {
+        match self.config.latency {
+            LatencyDistribution::Constant(d) => d,
+            LatencyDistribution::Uniform { min, .. } => min,
+            LatencyDistribution::LogNormal { .. } => Duration::ZERO,
+        }
+    }
+
     /// The fixed one-way latency between nodes `a` and `b` (symmetric).
     pub(crate) fn base_latency(&self, a: u32, b: u32) -> Duration {
         let h = pair_hash(self.seed, a, b);

@@ -56,6 +56,7 @@
 //! | `link.rs` | the link model: per-pair latency from a hash, per-datagram jitter, loss, duplication |
 //! | `queue.rs` | the event queue: `(time, seq)` keys in a heap, events in a slab |
 //! | `world.rs` | the events and the loop: deliveries, timers, commands, the event-log hash |
+//! | `window.rs` | lookahead windows: the engines' work of each stretch of virtual time shorter than the smallest link latency, on several threads, merged in a fixed order |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |
 //! | `lookups.rs` | lookup and get batches, publishing, brute-force verification |
 //! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops; forged requests sent by hand ([`Simulation::send_forged`]) and the [`StoreAnswers`] they get |
@@ -68,6 +69,7 @@ mod lookups;
 mod membership;
 mod queue;
 mod summary;
+mod window;
 mod world;
 
 #[cfg(test)]
@@ -262,6 +264,9 @@ pub struct Simulation {
     placed_at: HashMap<SocketAddr, u32>,
     /// The identity the next [`Simulation::join_node_at`] node gets.
     next_identity: Option<crate::identity::Identity>,
+    /// Per slot, its index in the current window's work list
+    /// (`window::NO_WORK` outside a window).
+    window_slot: Vec<u32>,
 }
 
 impl Simulation {
@@ -307,6 +312,7 @@ impl Simulation {
             placed: HashMap::new(),
             placed_at: HashMap::new(),
             next_identity: None,
+            window_slot: Vec::new(),
             cfg,
         };
         sim.bootstrap_network(progress);

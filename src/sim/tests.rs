@@ -166,6 +166,7 @@ fn gets_succeed_after_a_fifth_of_the_nodes_is_replaced() {
 fn same_seed_gives_the_same_event_log_and_another_seed_does_not() {
     let run = |seed: u64| {
         let mut cfg = SimConfig::new(150, seed);
+        cfg.threads = 1;
         cfg.link.loss = 0.05;
         cfg.link.duplicate = 0.05;
         cfg.node.republish_interval = Duration::from_secs(30);
@@ -188,6 +189,56 @@ fn same_seed_gives_the_same_event_log_and_another_seed_does_not() {
     assert!(stats_a.lost > 0 && stats_a.duplicated > 0);
     let (c, ..) = run(22);
     assert_ne!(a, c);
+}
+
+/// The lookahead windows (window.rs) spread the engines over threads; the
+/// run must not depend on how many, with loss, duplication, churn (whose
+/// commands end windows early) and records republished meanwhile.
+#[test]
+fn the_number_of_threads_changes_nothing() {
+    let run = |threads: usize| {
+        let mut cfg = SimConfig::new(200, 5);
+        cfg.threads = threads;
+        cfg.link.loss = 0.05;
+        cfg.link.duplicate = 0.05;
+        cfg.node.republish_interval = Duration::from_secs(30);
+        let mut sim = Simulation::new(cfg).expect("valid config");
+        sim.publish_records(10);
+        sim.set_churn(ChurnConfig::replacing(0.1, 200, Duration::from_secs(60)))
+            .expect("valid churn");
+        let lookups = sim.run_lookups(60);
+        let gets = sim.run_gets(20);
+        assert!(lookups.success_rate > 0.5, "{lookups}");
+        (
+            sim.event_log_hash(),
+            lookups.hop_histogram,
+            gets.success_rate,
+            sim.network_stats(),
+        )
+    };
+    let one = run(1);
+    assert!(one.3.delivered > 10_000, "{:?}", one.3);
+    assert_eq!(run(2), one);
+    assert_eq!(run(3), one);
+}
+
+/// Without a least latency (log-normal links) there are no windows: events
+/// run one at a time, and the run is still reproducible.
+#[test]
+fn links_without_a_least_latency_run_event_by_event_and_reproducibly() {
+    let run = || {
+        let mut cfg = SimConfig::new(120, 9);
+        cfg.link.latency = LatencyDistribution::LogNormal {
+            median: Duration::from_millis(40),
+            sigma: 0.6,
+            max: Duration::from_millis(400),
+        };
+        let mut sim = Simulation::new(cfg).expect("valid config");
+        let lookups = sim.run_lookups(40);
+        assert_eq!(lookups.success_rate, 1.0, "{lookups}");
+        (sim.event_log_hash(), sim.network_stats())
+    };
+    assert_eq!(run(), run());
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! engines and collects what they emit.
 
 use super::link::Fate;
-use super::{nanos, Simulation, SlotState};
+use super::{nanos, Simulation};
 use crate::node::Event;
 
 /// What an event does.
@@ -40,6 +40,10 @@ pub(super) enum Command {
     Join { generation: u64 },
 }
 
+/// Shortest lookahead worth a window (1 ms of virtual time): with a
+/// smaller least latency, or none, events run one at a time.
+const MIN_LOOKAHEAD: u64 = 1_000_000;
+
 impl Simulation {
     pub(super) fn schedule(&mut self, at: u64, what: What) {
         self.queue.push(at, what);
@@ -62,6 +66,11 @@ impl Simulation {
                 self.now = self.now.max(until);
                 return false;
             }
+            let lookahead = nanos(self.link.min_latency());
+            if lookahead >= MIN_LOOKAHEAD {
+                self.run_window(next, lookahead, until);
+                continue;
+            }
             let Some((at, what)) = self.queue.pop() else {
                 return false;
             };
@@ -74,7 +83,7 @@ impl Simulation {
         }
     }
 
-    fn command(&mut self, c: Command) {
+    pub(super) fn command(&mut self, c: Command) {
         match c {
             Command::WaveJoin { from_live } => self.wave_join(from_live),
             Command::StartLookup { index } => self.start_lookup(index),
@@ -84,16 +93,7 @@ impl Simulation {
     }
 
     fn deliver(&mut self, from: u32, to: u32, payload: &[u8]) {
-        let sender_crashed = self
-            .slots
-            .get(from as usize)
-            .is_some_and(|s| s.state == SlotState::Crashed);
-        if sender_crashed {
-            self.stats.to_departed += 1;
-            return;
-        }
-        if self.partition_blocks(from, to) {
-            self.stats.partitioned += 1;
+        if self.delivery_blocked(from, to) {
             return;
         }
         let now = self.now;
@@ -152,54 +152,7 @@ impl Simulation {
     /// timer, and puts it back into `slot`.
     pub(super) fn collect(&mut self, slot: u32, mut node: Box<crate::node::Node>) {
         while let Some(t) = node.poll_transmit() {
-            let Some(to) = self.slot_at(&t.dest).and_then(|s| u32::try_from(s).ok()) else {
-                self.stats.unroutable += 1;
-                continue;
-            };
-            let mut t = t;
-            if let Some(adv) = self.adversary.as_mut() {
-                match adv.rewrite(slot, to, t.payload) {
-                    Some(p) => t.payload = p,
-                    None => continue,
-                }
-            }
-            match self.link.fate(&mut self.rng, slot, to) {
-                Fate::Lost => self.stats.lost += 1,
-                Fate::Once(d) => {
-                    let at = self.now.saturating_add(nanos(d));
-                    self.schedule(
-                        at,
-                        What::Deliver {
-                            from: slot,
-                            to,
-                            payload: t.payload,
-                        },
-                    );
-                }
-                Fate::Twice(d1, d2) => {
-                    self.stats.duplicated += 1;
-                    let (at1, at2) = (
-                        self.now.saturating_add(nanos(d1)),
-                        self.now.saturating_add(nanos(d2)),
-                    );
-                    self.schedule(
-                        at1,
-                        What::Deliver {
-                            from: slot,
-                            to,
-                            payload: t.payload.clone(),
-                        },
-                    );
-                    self.schedule(
-                        at2,
-                        What::Deliver {
-                            from: slot,
-                            to,
-                            payload: t.payload,
-                        },
-                    );
-                }
-            }
+            self.send(slot, t);
         }
         let mut events = Vec::new();
         while let Some(e) = node.poll_event() {
@@ -220,7 +173,61 @@ impl Simulation {
         }
     }
 
-    fn on_event(&mut self, slot: u32, event: Event) {
+    /// Puts one datagram that `slot` sent now on the wire: resolves the
+    /// destination, lets a malicious sender's rewrite apply, draws its fate
+    /// from the link model and queues its deliveries.
+    pub(super) fn send(&mut self, slot: u32, t: crate::node::Transmit) {
+        let Some(to) = self.slot_at(&t.dest).and_then(|s| u32::try_from(s).ok()) else {
+            self.stats.unroutable += 1;
+            return;
+        };
+        let mut t = t;
+        if let Some(adv) = self.adversary.as_mut() {
+            match adv.rewrite(slot, to, t.payload) {
+                Some(p) => t.payload = p,
+                None => return,
+            }
+        }
+        match self.link.fate(&mut self.rng, slot, to) {
+            Fate::Lost => self.stats.lost += 1,
+            Fate::Once(d) => {
+                let at = self.now.saturating_add(nanos(d));
+                self.schedule(
+                    at,
+                    What::Deliver {
+                        from: slot,
+                        to,
+                        payload: t.payload,
+                    },
+                );
+            }
+            Fate::Twice(d1, d2) => {
+                self.stats.duplicated += 1;
+                let (at1, at2) = (
+                    self.now.saturating_add(nanos(d1)),
+                    self.now.saturating_add(nanos(d2)),
+                );
+                self.schedule(
+                    at1,
+                    What::Deliver {
+                        from: slot,
+                        to,
+                        payload: t.payload.clone(),
+                    },
+                );
+                self.schedule(
+                    at2,
+                    What::Deliver {
+                        from: slot,
+                        to,
+                        payload: t.payload,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_event(&mut self, slot: u32, event: Event) {
         if self.cfg.hash_event_log {
             self.log.update(&self.now.to_le_bytes());
             self.log.update(&slot.to_le_bytes());

@@ -44,6 +44,10 @@ pub(crate) struct SimArgs {
     /// default: hashing costs a few percent of the CPU.
     #[arg(long)]
     hash: bool,
+    /// Threads that run the engines (0: one per core). The run is the same
+    /// with any number; only its wall time changes.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// A probability: a number in `[0, 1)`.
@@ -66,6 +70,7 @@ fn simulate(args: SimArgs, progress: Progress) -> Result<Outcome, CliError> {
     let mut cfg = SimConfig::new(nodes, args.seed);
     cfg.link.loss = args.loss;
     cfg.hash_event_log = args.hash;
+    cfg.threads = args.threads;
     if args.modelled_proofs {
         cfg.key_proofs = KeyProofs::Modelled;
     }

@@ -54,7 +54,7 @@
 //! |---|---|
 //! | `config.rs` | [`SimConfig`], [`LinkConfig`], [`LatencyDistribution`], [`ChurnConfig`] |
 //! | `link.rs` | the link model: per-pair latency from a hash, per-datagram jitter, loss, duplication |
-//! | `queue.rs` | the event queue: `(time, seq)` keys in a heap, events in a slab |
+//! | `queue.rs` | the event queue: `(time, seq)` keys in a calendar of 1 ms buckets (a heap for far ones), events in a slab |
 //! | `world.rs` | the events and the loop: deliveries, timers, commands, the event-log hash |
 //! | `window.rs` | lookahead windows: the engines' work of each stretch of virtual time shorter than the smallest link latency, on several threads, merged in a fixed order |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |

@@ -29,6 +29,7 @@
 //! assert!(node.poll_timeout().is_some());
 //! ```
 
+mod deadlines;
 mod limits;
 mod proof;
 mod query;
@@ -37,7 +38,7 @@ mod rtt;
 mod serve;
 mod types;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,7 @@ use crate::routing::{InsertOutcome, RoutingTable};
 use crate::store::RecordStore;
 use crate::wire::{self, Body, Contact, KeyProof, Message, Nonce, Request, Response, TxId};
 
+use deadlines::DeadlineSet;
 use limits::{RateLimiter, TokenSecrets};
 pub(crate) use proof::ProofScheme;
 use query::{Query, QueryKind};
@@ -143,9 +145,9 @@ pub struct Node {
     /// The copies of retransmitted lookup requests.
     retransmissions: Retransmissions,
     /// Request deadlines: `(when, txid)`; soft first, then hard.
-    deadlines: BTreeSet<(Instant, TxId)>,
+    deadlines: DeadlineSet<TxId>,
     queries: HashMap<QueryId, Query>,
-    query_deadlines: BTreeSet<(Instant, QueryId)>,
+    query_deadlines: DeadlineSet<QueryId>,
     next_query_id: u64,
     /// Ids with a key-proof ping in flight.
     proving: HashSet<NodeId>,
@@ -180,9 +182,9 @@ impl Node {
             tokens,
             pending: HashMap::new(),
             retransmissions: Retransmissions::default(),
-            deadlines: BTreeSet::new(),
+            deadlines: DeadlineSet::default(),
             queries: HashMap::new(),
-            query_deadlines: BTreeSet::new(),
+            query_deadlines: DeadlineSet::default(),
             next_query_id: 1,
             proving: HashSet::new(),
             evicting: HashSet::new(),
@@ -264,11 +266,11 @@ impl Node {
     /// When [`Node::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.next_maintenance;
-        if let Some((d, _)) = self.deadlines.first() {
-            t = t.min(*d);
+        if let Some(d) = self.deadlines.earliest() {
+            t = t.min(d);
         }
-        if let Some((d, _)) = self.query_deadlines.first() {
-            t = t.min(*d);
+        if let Some(d) = self.query_deadlines.earliest() {
+            t = t.min(d);
         }
         if let Some(d) = self.store.next_expiry() {
             t = t.min(d);
@@ -306,18 +308,20 @@ impl Node {
     /// Fires every timer due at `now`: request timeouts, query deadlines,
     /// record expiry and housekeeping.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(when, txid)) = self.deadlines.first() {
-            if when > now {
+        while self.deadlines.earliest().is_some_and(|when| when <= now) {
+            let Some((_, txid)) = self.deadlines.pop_first() else {
                 break;
-            }
-            self.deadlines.pop_first();
+            };
             self.request_deadline(now, txid);
         }
-        while let Some(&(when, qid)) = self.query_deadlines.first() {
-            if when > now {
+        while self
+            .query_deadlines
+            .earliest()
+            .is_some_and(|when| when <= now)
+        {
+            let Some((_, qid)) = self.query_deadlines.pop_first() else {
                 break;
-            }
-            self.query_deadlines.pop_first();
+            };
             if let Some(q) = self.queries.get_mut(&qid) {
                 q.timed_out = true;
                 q.iter.finish();

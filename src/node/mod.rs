@@ -444,7 +444,7 @@ impl Node {
     /// Whether `id` at `addr` is a contact of our table (it answered us
     /// from that address, so the address is not spoofed).
     fn is_verified(&self, id: &NodeId, addr: &SocketAddr) -> bool {
-        self.table.get(id).is_some_and(|e| e.contact.addr == *addr)
+        self.table.addr_of(id).is_some_and(|a| a == *addr)
     }
 
     /// Stops tracking request `txid` (answered or retired) and takes its
@@ -658,8 +658,8 @@ impl Node {
     /// a row: most likely gone, so neither retried nor listed in answers.
     fn is_stale(&self, id: &NodeId) -> bool {
         self.table
-            .get(id)
-            .is_some_and(|e| e.failures >= self.config.max_failures)
+            .failures_of(id)
+            .is_some_and(|f| f >= self.config.max_failures)
     }
 
     /// Whether `contact` waits in a replacement cache, at that address: it
@@ -668,7 +668,7 @@ impl Node {
         self.id
             .bucket_index(&contact.id)
             .and_then(|i| self.table.bucket(i))
-            .is_some_and(|b| b.replacements().any(|e| e.contact == *contact))
+            .is_some_and(|b| b.has_replacement(contact))
     }
 
     /// Whether a key proof of `contact` could change the routing table.
@@ -688,11 +688,10 @@ impl Node {
         else {
             return false;
         };
-        if bucket.replacements().any(|e| e.contact == *contact) {
+        if bucket.has_replacement(contact) {
             return false;
         }
-        let bucket_settled =
-            bucket.len() >= self.config.k && bucket.entries().all(|e| e.failures == 0);
+        let bucket_settled = bucket.len() >= self.config.k && bucket.no_failures();
         let spares_fresh = bucket.replacements().len() >= self.config.replacement_cache_size
             && bucket.replacements().all(|e| {
                 now.saturating_duration_since(e.last_seen) < self.config.bucket_refresh_interval

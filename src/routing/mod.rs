@@ -35,7 +35,6 @@ mod tests_packed;
 
 pub use bucket::{Entries, Entry, KBucket};
 pub use closest::Closest;
-pub(crate) use closest::DistanceKey;
 pub use outcome::{FailureOutcome, InsertOutcome, RejectReason};
 pub use subnet::{is_local_address, subnet_key, SubnetKey};
 pub use table::RoutingTable;

@@ -116,46 +116,78 @@ impl RateLimiter {
         nanos_since(*self.epoch.get_or_insert(now), now)
     }
 
-    fn state(&mut self, now: Nanos, ip: IpAddr) -> &mut SourceState {
+    /// Runs `f` on the state of `ip`, tracking `ip` first (with full
+    /// buckets) if it is not. A known source costs one hash lookup.
+    fn with_state<R>(
+        &mut self,
+        now: Nanos,
+        ip: IpAddr,
+        f: impl FnOnce(&mut SourceState) -> R,
+    ) -> R {
+        if let Some(s) = self.sources.get_mut(&ip) {
+            return f(s);
+        }
         let fresh = SourceState {
             requests: Bucket::full(now, self.request_burst),
             unverified_bytes: Bucket::full(now, self.byte_burst),
         };
-        let known = self.sources.contains_key(&ip);
-        if !known {
-            if self.sources.len() >= self.capacity {
-                // A source forgotten while active gets a fresh budget if it
-                // comes back: the price of bounded memory (see
-                // SECURITY.md). Starting newcomers empty instead starved
-                // honest peers of simulated nodes, which track only 64
-                // sources.
-                self.make_room(now);
-            }
-            let _ = self.sources.insert(ip, fresh);
-            // A full table that keeps replacing sources fills with
-            // tombstones, and the hash table then doubles although the
-            // count stays at `capacity` (simulated nodes tracking 64
-            // sources ended up with 256 slots). Rehash back to what
-            // `capacity` sources need.
-            if self.sources.capacity() > 2 * self.capacity.max(8) {
-                self.sources.shrink_to(self.capacity);
-            }
+        if self.sources.len() >= self.capacity {
+            // A source forgotten while active gets a fresh budget if it
+            // comes back: the price of bounded memory (see
+            // SECURITY.md). Starting newcomers empty instead starved
+            // honest peers of simulated nodes, which track only 64
+            // sources.
+            self.make_room(now);
         }
-        self.sources.entry(ip).or_insert(fresh)
+        let _ = self.sources.insert(ip, fresh);
+        // A full table that keeps replacing sources fills with
+        // tombstones, and the hash table then doubles although the
+        // count stays at `capacity` (simulated nodes tracking 64
+        // sources ended up with 256 slots). Rehash back to what
+        // `capacity` sources need.
+        if self.sources.capacity() > 2 * self.capacity.max(8) {
+            self.sources.shrink_to(self.capacity);
+        }
+        f(self.sources.entry(ip).or_insert(fresh))
+    }
+
+    /// How long a bucket takes to refill from empty: a source idle that
+    /// long is back to a fresh entry's state.
+    fn full_after(&self) -> Duration {
+        Duration::from_secs_f64(
+            (self.request_burst / self.request_rate.max(1e-9))
+                .max(self.byte_burst / self.byte_rate.max(1e-9))
+                .min(3600.0),
+        )
     }
 
     /// Drops sources whose buckets have refilled (forgetting them loses
     /// nothing); if none has, drops the one idle longest (ties: the lowest
     /// address, so the choice does not depend on hash order).
+    ///
+    /// One read-only pass finds both whether any source has refilled and
+    /// the one idle longest; the table is only rewritten when a refilled
+    /// source is dropped (this runs for every new source while the table
+    /// is full, which in the simulator is most requests).
     fn make_room(&mut self, now: Nanos) {
-        self.forget_refilled(now);
+        let full_after = self.full_after();
+        let mut any_refilled = false;
+        let mut oldest: Option<(Nanos, IpAddr)> = None;
+        for (ip, s) in &self.sources {
+            if elapsed(now, s.requests.last) >= full_after {
+                any_refilled = true;
+                break;
+            }
+            let key = (s.requests.last, *ip);
+            if oldest.is_none_or(|o| key < o) {
+                oldest = Some(key);
+            }
+        }
+        if any_refilled {
+            self.forget_refilled(now);
+        }
         if self.sources.len() >= self.capacity {
-            if let Some(oldest) = self
-                .sources
-                .iter()
-                .min_by_key(|(ip, s)| (s.requests.last, **ip))
-                .map(|(ip, _)| *ip)
-            {
+            if let Some((_, oldest)) = oldest {
                 self.sources.remove(&oldest);
             }
         }
@@ -164,11 +196,7 @@ impl RateLimiter {
     /// Drops the sources whose buckets are full again: a fresh entry would
     /// be identical.
     fn forget_refilled(&mut self, now: Nanos) {
-        let full_after = Duration::from_secs_f64(
-            (self.request_burst / self.request_rate.max(1e-9))
-                .max(self.byte_burst / self.byte_rate.max(1e-9))
-                .min(3600.0),
-        );
+        let full_after = self.full_after();
         self.sources
             .retain(|_, s| elapsed(now, s.requests.last) < full_after);
     }
@@ -187,9 +215,10 @@ impl RateLimiter {
     pub(crate) fn allow_request(&mut self, now: Instant, ip: IpAddr) -> bool {
         let (rate, burst) = (self.request_rate, self.request_burst);
         let now = self.nanos(now);
-        let s = self.state(now, ip);
-        s.requests.refill(now, rate, burst);
-        s.requests.take(1.0)
+        self.with_state(now, ip, |s| {
+            s.requests.refill(now, rate, burst);
+            s.requests.take(1.0)
+        })
     }
 
     /// Whether `bytes` may be sent to `ip`, which has not completed a round
@@ -197,9 +226,10 @@ impl RateLimiter {
     pub(crate) fn allow_unverified_send(&mut self, now: Instant, ip: IpAddr, bytes: usize) -> bool {
         let (rate, burst) = (self.byte_rate, self.byte_burst);
         let now = self.nanos(now);
-        let s = self.state(now, ip);
-        s.unverified_bytes.refill(now, rate, burst);
-        s.unverified_bytes.take(bytes as f64)
+        self.with_state(now, ip, |s| {
+            s.unverified_bytes.refill(now, rate, burst);
+            s.unverified_bytes.take(bytes as f64)
+        })
     }
 
     /// Sources currently tracked.

@@ -29,6 +29,7 @@
 //! assert!(node.poll_timeout().is_some());
 //! ```
 
+mod deadlines;
 mod limits;
 mod proof;
 mod query;
@@ -37,7 +38,7 @@ mod rtt;
 mod serve;
 mod types;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,7 @@ use crate::routing::{InsertOutcome, RoutingTable};
 use crate::store::RecordStore;
 use crate::wire::{self, Body, Contact, KeyProof, Message, Nonce, Request, Response, TxId};
 
+use deadlines::DeadlineSet;
 use limits::{RateLimiter, TokenSecrets};
 pub(crate) use proof::ProofScheme;
 use query::{Query, QueryKind};
@@ -143,9 +145,9 @@ pub struct Node {
     /// The copies of retransmitted lookup requests.
     retransmissions: Retransmissions,
     /// Request deadlines: `(when, txid)`; soft first, then hard.
-    deadlines: BTreeSet<(Instant, TxId)>,
+    deadlines: DeadlineSet<TxId>,
     queries: HashMap<QueryId, Query>,
-    query_deadlines: BTreeSet<(Instant, QueryId)>,
+    query_deadlines: DeadlineSet<QueryId>,
     next_query_id: u64,
     /// Ids with a key-proof ping in flight.
     proving: HashSet<NodeId>,
@@ -180,9 +182,9 @@ impl Node {
             tokens,
             pending: HashMap::new(),
             retransmissions: Retransmissions::default(),
-            deadlines: BTreeSet::new(),
+            deadlines: DeadlineSet::default(),
             queries: HashMap::new(),
-            query_deadlines: BTreeSet::new(),
+            query_deadlines: DeadlineSet::default(),
             next_query_id: 1,
             proving: HashSet::new(),
             evicting: HashSet::new(),
@@ -264,11 +266,11 @@ impl Node {
     /// When [`Node::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.next_maintenance;
-        if let Some((d, _)) = self.deadlines.first() {
-            t = t.min(*d);
+        if let Some(d) = self.deadlines.earliest() {
+            t = t.min(d);
         }
-        if let Some((d, _)) = self.query_deadlines.first() {
-            t = t.min(*d);
+        if let Some(d) = self.query_deadlines.earliest() {
+            t = t.min(d);
         }
         if let Some(d) = self.store.next_expiry() {
             t = t.min(d);
@@ -306,18 +308,20 @@ impl Node {
     /// Fires every timer due at `now`: request timeouts, query deadlines,
     /// record expiry and housekeeping.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(when, txid)) = self.deadlines.first() {
-            if when > now {
+        while self.deadlines.earliest().is_some_and(|when| when <= now) {
+            let Some((_, txid)) = self.deadlines.pop_first() else {
                 break;
-            }
-            self.deadlines.pop_first();
+            };
             self.request_deadline(now, txid);
         }
-        while let Some(&(when, qid)) = self.query_deadlines.first() {
-            if when > now {
+        while self
+            .query_deadlines
+            .earliest()
+            .is_some_and(|when| when <= now)
+        {
+            let Some((_, qid)) = self.query_deadlines.pop_first() else {
                 break;
-            }
-            self.query_deadlines.pop_first();
+            };
             if let Some(q) = self.queries.get_mut(&qid) {
                 q.timed_out = true;
                 q.iter.finish();
@@ -440,7 +444,7 @@ impl Node {
     /// Whether `id` at `addr` is a contact of our table (it answered us
     /// from that address, so the address is not spoofed).
     fn is_verified(&self, id: &NodeId, addr: &SocketAddr) -> bool {
-        self.table.get(id).is_some_and(|e| e.contact.addr == *addr)
+        self.table.addr_of(id).is_some_and(|a| a == *addr)
     }
 
     /// Stops tracking request `txid` (answered or retired) and takes its
@@ -654,8 +658,8 @@ impl Node {
     /// a row: most likely gone, so neither retried nor listed in answers.
     fn is_stale(&self, id: &NodeId) -> bool {
         self.table
-            .get(id)
-            .is_some_and(|e| e.failures >= self.config.max_failures)
+            .failures_of(id)
+            .is_some_and(|f| f >= self.config.max_failures)
     }
 
     /// Whether `contact` waits in a replacement cache, at that address: it
@@ -664,7 +668,7 @@ impl Node {
         self.id
             .bucket_index(&contact.id)
             .and_then(|i| self.table.bucket(i))
-            .is_some_and(|b| b.replacements().any(|e| e.contact == *contact))
+            .is_some_and(|b| b.has_replacement(contact))
     }
 
     /// Whether a key proof of `contact` could change the routing table.
@@ -684,11 +688,10 @@ impl Node {
         else {
             return false;
         };
-        if bucket.replacements().any(|e| e.contact == *contact) {
+        if bucket.has_replacement(contact) {
             return false;
         }
-        let bucket_settled =
-            bucket.len() >= self.config.k && bucket.entries().all(|e| e.failures == 0);
+        let bucket_settled = bucket.len() >= self.config.k && bucket.no_failures();
         let spares_fresh = bucket.replacements().len() >= self.config.replacement_cache_size
             && bucket.replacements().all(|e| {
                 now.saturating_duration_since(e.last_seen) < self.config.bucket_refresh_interval

@@ -175,6 +175,22 @@ impl<'a> KBucket<'a> {
         let pos = self.bucket.position(id)?;
         self.entries().nth(pos)
     }
+
+    /// Whether the replacement cache holds `contact` (same id and
+    /// address): `replacements().any(|e| e.contact == *contact)` without
+    /// unpacking the times.
+    pub(crate) fn has_replacement(&self, contact: &Contact) -> bool {
+        self.bucket
+            .replacements
+            .iter()
+            .any(|s| *s.id() == contact.id && s.addr() == contact.addr)
+    }
+
+    /// Whether no live entry has a failed request on record:
+    /// `entries().all(|e| e.failures == 0)` without unpacking the entries.
+    pub(crate) fn no_failures(&self) -> bool {
+        self.bucket.entries.iter().all(|s| s.failures() == 0)
+    }
 }
 
 /// The entries of a bucket or replacement cache, unpacked one at a time;

@@ -340,6 +340,18 @@ impl RoutingTable {
         Some(slot.unpack(self.epoch?))
     }
 
+    /// The address of the live entry for `id`: `get(id)` without
+    /// unpacking the rest of the entry.
+    pub(crate) fn addr_of(&self, id: &NodeId) -> Option<SocketAddr> {
+        self.slot(id).map(Slot::addr)
+    }
+
+    /// The failure count of the live entry for `id`: `get(id)` without
+    /// unpacking the rest of the entry.
+    pub(crate) fn failures_of(&self, id: &NodeId) -> Option<u32> {
+        self.slot(id).map(Slot::failures)
+    }
+
     /// Whether `id` is a live entry of the table.
     pub fn contains(&self, id: &NodeId) -> bool {
         self.slot(id).is_some()

@@ -332,18 +332,33 @@ impl Simulation {
     }
 
     pub(super) fn start_lookup(&mut self, index: u32) {
-        let Some(planned) = self.batch.plan.get(index as usize).copied() else {
-            return;
-        };
+        if let Some(origin) = self.lookup_origin(index) {
+            self.start_lookup_from(index, origin);
+        }
+    }
+
+    /// Picks the origin of planned lookup `index`: a random live node,
+    /// neither the record's publisher nor malicious. `None` (and the
+    /// lookup counted as abandoned) if there is none.
+    pub(super) fn lookup_origin(&mut self, index: u32) -> Option<u32> {
+        let planned = self.batch.plan.get(index as usize).copied()?;
         let publisher = match planned {
             Planned::Get { record } => self.published.get(record).map(|p| p.publisher),
             Planned::FindNode { .. } => None,
         };
-        let Some(origin) = self.random_live(|s, slot| {
+        let origin = self.random_live(|s, slot| {
             Some(slot) != publisher && !s.adversary.as_ref().is_some_and(|a| a.is_malicious(slot))
-        }) else {
+        });
+        if origin.is_none() {
             self.batch.pending = self.batch.pending.saturating_sub(1);
             self.batch.abandoned += 1;
+        }
+        origin
+    }
+
+    /// Starts planned lookup `index` at `origin` now.
+    pub(super) fn start_lookup_from(&mut self, index: u32, origin: u32) {
+        let Some(planned) = self.batch.plan.get(index as usize).copied() else {
             return;
         };
         let now = self.instant(self.now);

@@ -15,8 +15,12 @@
 //!    end, apply the simulator's own checks (crashed senders, partitions,
 //!    departed receivers), take each addressed engine out of its slot and
 //!    give it its inputs in queue order. A wave join (a brand-new node,
-//!    which nobody can reach yet) runs right there; any other command ends
-//!    the window at its instant and runs after it.
+//!    which nobody can reach yet) runs right there, and so does a lookup
+//!    start whose origin has had no input yet in the window (whatever it
+//!    sends arrives after the window; its own timers join the window as
+//!    inputs). Any other command, and a lookup start at a node already
+//!    busy in the window, ends the window at its instant and runs after
+//!    it.
 //! 2. **Run** (up to [`SimConfig::threads`](super::SimConfig::threads)
 //!    threads): each engine handles its inputs in order, with its own
 //!    timers fired in between as they fall due, and records, per input,
@@ -161,6 +165,17 @@ impl Simulation {
                     }
                 }
                 What::Command(Command::WaveJoin { from_live }) => self.wave_join(from_live),
+                What::Command(Command::StartLookup { index }) => {
+                    let Some(origin) = self.lookup_origin(index) else {
+                        continue;
+                    };
+                    if self.in_window(origin) {
+                        end = at;
+                        after = Some((at, Command::StartLookupFrom { index, origin }));
+                        break;
+                    }
+                    self.start_lookup_from(index, origin);
+                }
                 What::Command(c) => {
                     end = at;
                     after = Some((at, c));
@@ -214,6 +229,13 @@ impl Simulation {
             return true;
         }
         false
+    }
+
+    /// Whether `slot`'s engine is out of its slot, busy in this window.
+    fn in_window(&self, slot: u32) -> bool {
+        self.window_slot
+            .get(slot as usize)
+            .is_some_and(|&i| i != NO_WORK)
     }
 
     /// The window's work for `slot`, taking its engine out of the slot on
@@ -306,17 +328,19 @@ fn run_works(works: &mut [Work], frame: Frame, threads: usize) -> Vec<Output> {
         }
         return vec![out];
     }
-    // Contiguous chunks of about equal input counts.
-    let share = inputs.div_ceil(threads);
+    // Each engine runs on the thread its slot number picks, window after
+    // window: what it allocates stays in that thread's malloc arena
+    // (engines moving between threads made the threads contend for each
+    // other's arena locks).
+    works.sort_unstable_by_key(|w| w.slot as usize % threads);
     let mut chunks: Vec<&mut [Work]> = Vec::with_capacity(threads);
     let mut rest = works;
-    while !rest.is_empty() {
-        let mut count = 0;
-        let mut cut = 0;
-        while cut < rest.len() && (count < share || chunks.len() + 1 == threads) {
-            count += rest.get(cut).map_or(0, |w| w.inputs.len());
-            cut += 1;
-        }
+    while let Some(first) = rest.first() {
+        let thread = first.slot as usize % threads;
+        let cut = rest
+            .iter()
+            .position(|w| w.slot as usize % threads != thread)
+            .unwrap_or(rest.len());
         let (chunk, tail) = rest.split_at_mut(cut);
         chunks.push(chunk);
         rest = tail;

@@ -34,6 +34,9 @@ pub(super) enum Command {
     WaveJoin { from_live: u32 },
     /// Start planned lookup `index` of the current batch.
     StartLookup { index: u32 },
+    /// Start planned lookup `index` at `origin`, chosen already (a lookup
+    /// whose origin was busy in a window, see `window.rs`).
+    StartLookupFrom { index: u32, origin: u32 },
     /// A churn departure of generation `generation`.
     Leave { generation: u64 },
     /// A churn arrival of generation `generation`.
@@ -87,6 +90,7 @@ impl Simulation {
         match c {
             Command::WaveJoin { from_live } => self.wave_join(from_live),
             Command::StartLookup { index } => self.start_lookup(index),
+            Command::StartLookupFrom { index, origin } => self.start_lookup_from(index, origin),
             Command::Leave { generation } => self.churn_leave(generation),
             Command::Join { generation } => self.churn_join(generation),
         }

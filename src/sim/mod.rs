@@ -23,7 +23,12 @@
 //!   is not the node's armed time) and skipped without touching the node.
 //!   A node whose deadline moved later (an answered request takes its
 //!   deadline out) is not woken when the old event comes up: the event is
-//!   re-queued at the node's real deadline.
+//!   re-queued at the node's real deadline. Inside a lookahead window
+//!   (`window.rs`) a node's timers due before the window's end fire in
+//!   line, between its inputs, without a queue event.
+//! - **Threads**: [`SimConfig::threads`] threads run the engines of each
+//!   lookahead window; the outputs are applied in an order that does not
+//!   depend on them, so the run does not either.
 //! - **Addresses**: node slot `i` is `11.0.0.0 + ((i + 1) << 8) + 1`, port
 //!   6881: every node in its own public-looking /24, so the engine's subnet
 //!   caps behave as on the internet. Packets never leave the process.
@@ -188,8 +193,9 @@ pub struct NetworkStats {
     pub unroutable: u64,
     /// Engine timers fired.
     pub timers: u64,
-    /// Timer events that did not wake their node: superseded by an earlier
-    /// one, or the node's deadline had moved later (then re-queued).
+    /// Timers that did not wake their node: a queue event superseded by an
+    /// earlier one, or a timer whose deadline had moved later (then
+    /// re-armed there).
     pub stale_timers: u64,
     /// Most events (datagrams in flight, armed timers, commands) queued at
     /// once.
@@ -373,7 +379,9 @@ impl Simulation {
 
     /// BLAKE3 of the event log so far: every delivered datagram (virtual
     /// time, sender slot, receiver slot, bytes) and every engine event
-    /// (virtual time, slot, the event's `Debug` text), in order. Equal
+    /// (virtual time, slot, the event's `Debug` text), in the order the
+    /// simulator applied them (within a lookahead window: by time, then
+    /// slot). Equal
     /// hashes mean equal runs. All zeros when
     /// [`SimConfig::hash_event_log`] is off.
     pub fn event_log_hash(&self) -> [u8; 32] {

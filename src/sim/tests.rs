@@ -222,6 +222,37 @@ fn the_number_of_threads_changes_nothing() {
     assert_eq!(run(3), one);
 }
 
+/// Constant latency without jitter makes many events fall on the same
+/// nanosecond; switching to event-by-event links afterwards makes the
+/// queue's tie order visible. Neither may depend on the threads.
+#[test]
+fn ties_and_a_switch_to_event_by_event_links_do_not_depend_on_the_threads() {
+    let run = |threads: usize| {
+        let mut cfg = SimConfig::new(150, 11);
+        cfg.threads = threads;
+        cfg.link.latency = LatencyDistribution::Constant(Duration::from_millis(20));
+        cfg.link.jitter = Duration::ZERO;
+        let mut sim = Simulation::new(cfg).expect("valid config");
+        let before = sim.run_lookups(30);
+        let link = LinkConfig {
+            latency: LatencyDistribution::LogNormal {
+                median: Duration::from_millis(30),
+                sigma: 0.5,
+                max: Duration::from_millis(300),
+            },
+            ..sim.config().link
+        };
+        sim.set_link(link).expect("valid link");
+        let after = sim.run_lookups(30);
+        assert_eq!(before.success_rate, 1.0, "{before}");
+        assert_eq!(after.success_rate, 1.0, "{after}");
+        (sim.event_log_hash(), sim.network_stats(), after.latency_ms)
+    };
+    let one = run(1);
+    assert_eq!(run(2), one);
+    assert_eq!(run(4), one);
+}
+
 /// Without a least latency (log-normal links) there are no windows: events
 /// run one at a time, and the run is still reproducible.
 #[test]

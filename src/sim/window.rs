@@ -75,6 +75,9 @@ struct Work {
     timer_before: u64,
     /// Its armed timer now.
     timer: u64,
+    /// Whether the queue event of `timer_before` was popped into this
+    /// window (then, if the timer ends up there again, it needs a new one).
+    event_popped: bool,
     inputs: Vec<(u64, Input)>,
 }
 
@@ -100,6 +103,8 @@ struct Output {
     /// Every record's datagrams, one after the other (one buffer per
     /// thread instead of one per record).
     transmits: Vec<Transmit>,
+    /// The latest instant an engine of this thread handled.
+    latest: u64,
     timers: u64,
     stale_timers: u64,
 }
@@ -161,6 +166,7 @@ impl Simulation {
                 }
                 What::Timer { node } => {
                     if let Some(w) = self.work_for(&mut works, node) {
+                        w.event_popped |= at == w.timer_before;
                         w.inputs.push((at, Input::Timer));
                     }
                 }
@@ -192,13 +198,19 @@ impl Simulation {
         let outputs = run_works(&mut works, frame, self.cfg.threads);
         // 3. Merge.
         self.merge(outputs);
+        // Back in slot order, so that timer events queued at the same
+        // nanosecond get their sequence numbers in an order that does not
+        // depend on the threads.
+        works.sort_unstable_by_key(|w| w.slot);
         for w in works {
             if let Some(i) = self.window_slot.get_mut(w.slot as usize) {
                 *i = NO_WORK;
             }
-            let requeue = w.timer != u64::MAX
-                && w.timer >= end
-                && (w.timer != w.timer_before || w.timer_before < end);
+            // Every armed timer has a queue event at its instant: the one it
+            // had, if still queued, else a new one. (The last loop of
+            // `run_work` leaves no timer armed before `end`.)
+            let still_queued = w.timer == w.timer_before && !w.event_popped;
+            let requeue = w.timer != u64::MAX && !still_queued;
             if let Some(s) = self.slots.get_mut(w.slot as usize) {
                 s.node = Some(w.node);
                 s.timer = w.timer;
@@ -260,6 +272,7 @@ impl Simulation {
             node,
             timer_before: s.timer,
             timer: s.timer,
+            event_popped: false,
             inputs: Vec::new(),
         });
         works.last_mut()
@@ -269,14 +282,18 @@ impl Simulation {
     fn merge(&mut self, outputs: Vec<Output>) {
         let mut records = Vec::with_capacity(outputs.iter().map(|o| o.records.len()).sum());
         let mut transmits = Vec::with_capacity(outputs.len());
+        let mut outputs_latest = 0;
         for (thread, o) in outputs.into_iter().enumerate() {
+            outputs_latest = outputs_latest.max(o.latest);
             self.stats.timers += o.timers;
             self.stats.stale_timers += o.stale_timers;
             records.extend(o.records.into_iter().map(|r| (thread, r)));
             transmits.push(o.transmits);
         }
         records.sort_unstable_by_key(|(_, r)| (r.at, r.slot, r.order));
-        let last = self.now;
+        // The latest instant any engine was told, records or not: virtual
+        // time never goes back behind what an engine has seen.
+        let last = outputs_latest.max(self.now);
         for (thread, r) in records {
             self.now = r.at;
             if let Some((from, payload)) = &r.delivered {
@@ -311,15 +328,18 @@ impl Simulation {
     }
 }
 
+/// The machine's cores, asked once (on Linux the answer reads cgroup
+/// files).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 /// Runs every work, on up to `threads` threads (0: as many as the machine
 /// has), and returns what each thread produced.
 fn run_works(works: &mut [Work], frame: Frame, threads: usize) -> Vec<Output> {
     let inputs: usize = works.iter().map(|w| w.inputs.len()).sum();
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    } else {
-        threads
-    };
+    let threads = if threads == 0 { cores() } else { threads };
     let threads = threads.min(inputs / PARALLEL_MIN_INPUTS).max(1);
     if threads == 1 {
         let mut out = Output::default();
@@ -328,8 +348,9 @@ fn run_works(works: &mut [Work], frame: Frame, threads: usize) -> Vec<Output> {
         }
         return vec![out];
     }
-    // Each engine runs on the thread its slot number picks, window after
-    // window: what it allocates stays in that thread's malloc arena
+    // Each engine runs on the thread its slot number picks (window after
+    // window, while windows are large enough for all threads): what it
+    // allocates stays in that thread's malloc arena
     // (engines moving between threads made the threads contend for each
     // other's arena locks).
     works.sort_unstable_by_key(|w| w.slot as usize % threads);
@@ -398,6 +419,7 @@ fn run_work(w: &mut Work, frame: Frame, out: &mut Output) {
                 addr,
                 payload,
             } => {
+                out.latest = out.latest.max(at);
                 w.node.handle_datagram(frame.instant(at), addr, &payload);
                 let delivered = frame.keep_payloads.then_some((from, payload));
                 drain(w, at, delivered, frame, out, &mut order);
@@ -424,6 +446,7 @@ fn fire(w: &mut Work, at: u64, frame: Frame, out: &mut Output, order: &mut u32) 
         return;
     }
     out.timers += 1;
+    out.latest = out.latest.max(at);
     w.node.handle_timeout(frame.instant(at));
     drain(w, at, None, frame, out, order);
 }

@@ -1,7 +1,8 @@
 //! The events and the loop that runs them: datagram deliveries (through
 //! the link model and any partition), engine timers (with stale-event
-//! skipping), commands, and the event-log hash. Their order is the
-//! queue's (`queue.rs`).
+//! skipping), commands, and the event-log hash. Event by event in the
+//! queue's order (`queue.rs`) when the link model has no least latency;
+//! otherwise in lookahead windows (`window.rs`).
 //!
 //! This module owns the order in which things happen. It never decides
 //! anything about the protocol: it hands datagrams and timeouts to the
@@ -53,9 +54,10 @@ impl Simulation {
         self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u64);
     }
 
-    /// Runs events until `done` holds (checked before each event) or the
-    /// next event is later than `until`; then virtual time is `until` if
-    /// the queue ran past it. Returns whether `done` held.
+    /// Runs events until `done` holds (checked before each event, or
+    /// between windows) or the next event is later than `until`; then
+    /// virtual time is `until` if the queue ran past it. Returns whether
+    /// `done` held.
     pub(super) fn run_until(&mut self, until: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
         loop {
             if done(self) {

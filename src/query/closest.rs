@@ -8,7 +8,7 @@
 use std::collections::btree_map::{BTreeMap, Entry};
 
 use crate::config::Config;
-use crate::id::{NodeId, ID_LEN};
+use crate::id::{DistanceKey, NodeId};
 use crate::wire::Contact;
 
 /// How many not-yet-queried candidates a lookup keeps, as a multiple of `k`:
@@ -17,36 +17,6 @@ use crate::wire::Contact;
 /// again from a later answer; it could only have been queried had more than
 /// `(CANDIDATE_FACTOR - 1) * k` closer candidates failed.
 pub const CANDIDATE_FACTOR: usize = 3;
-
-/// A distance to the target as five big-endian 32-bit words: ordered
-/// exactly as [`Distance`](crate::id::Distance) (word-wise comparison of
-/// big-endian words is byte-wise comparison), 20 bytes like it, but
-/// compared inline a word at a time where `Distance` calls `memcmp`. The
-/// key of [`ClosestIter`]'s candidates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct DistanceKey([u32; ID_LEN / 4]);
-
-impl DistanceKey {
-    /// The bits of `id`.
-    fn of(id: &NodeId) -> Self {
-        let mut words = [0u32; ID_LEN / 4];
-        for (w, chunk) in words.iter_mut().zip(id.as_bytes().chunks_exact(4)) {
-            let mut bytes = [0u8; 4];
-            bytes.copy_from_slice(chunk);
-            *w = u32::from_be_bytes(bytes);
-        }
-        DistanceKey(words)
-    }
-
-    /// The XOR of two keys: the distance between the ids they came from.
-    fn xor(self, other: Self) -> Self {
-        let mut words = self.0;
-        for (w, o) in words.iter_mut().zip(other.0) {
-            *w ^= o;
-        }
-        DistanceKey(words)
-    }
-}
 
 /// The two numbers that shape a lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -617,26 +587,6 @@ impl ClosestIter {
         if done {
             self.finished = true;
             self.hops = Some(completing_depth.unwrap_or(self.deepest));
-        }
-    }
-}
-
-#[cfg(test)]
-mod key_tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn id() -> impl Strategy<Value = NodeId> {
-        any::<[u8; ID_LEN]>().prop_map(NodeId::from_bytes)
-    }
-
-    proptest! {
-        #[test]
-        fn distance_key_orders_like_distance(a in id(), b in id(), c in id()) {
-            let ka = DistanceKey::of(&a);
-            let (kb, kc) = (DistanceKey::of(&b).xor(ka), DistanceKey::of(&c).xor(ka));
-            prop_assert_eq!(kb.cmp(&kc), a.distance(&b).cmp(&a.distance(&c)));
-            prop_assert_eq!(kb == kc, b == c);
         }
     }
 }

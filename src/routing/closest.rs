@@ -37,32 +37,8 @@ use std::time::Instant;
 
 use super::bucket::{Bucket, Entry};
 use super::slot::Slot;
-use crate::id::{Distance, NodeId, ID_BITS};
+use crate::id::{Distance, DistanceKey, NodeId, ID_BITS};
 use crate::wire::Contact;
-
-/// A 160-bit id or distance as two integers, `(high 128 bits, low 32
-/// bits)`: XOR and comparison in a few instructions instead of byte loops.
-/// Tuple order equals the big-endian order of [`Distance`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct DistanceKey(u128, u32);
-
-impl DistanceKey {
-    /// The bits of `id`.
-    pub(crate) fn of(id: &NodeId) -> Self {
-        let bytes = id.as_bytes();
-        let mut hi = [0u8; 16];
-        let mut lo = [0u8; 4];
-        let (h, l) = bytes.split_at(16);
-        hi.copy_from_slice(h);
-        lo.copy_from_slice(l);
-        DistanceKey(u128::from_be_bytes(hi), u32::from_be_bytes(lo))
-    }
-
-    /// The XOR of two keys: the distance between the ids they came from.
-    pub(crate) fn xor(self, other: Self) -> Self {
-        DistanceKey(self.0 ^ other.0, self.1 ^ other.1)
-    }
-}
 
 /// A set of bucket indices `0..ID_BITS`: bit `i % 64` of word `i / 64`.
 /// Lets [`bucket_order`] walk the indices with a few bit operations each.
@@ -309,16 +285,6 @@ mod tests {
 
     fn id() -> impl Strategy<Value = NodeId> {
         any::<[u8; ID_LEN]>().prop_map(NodeId::from_bytes)
-    }
-
-    proptest! {
-        #[test]
-        fn distance_key_orders_like_distance(a in id(), b in id(), c in id()) {
-            let ka = DistanceKey::of(&a);
-            let (kb, kc) = (DistanceKey::of(&b).xor(ka), DistanceKey::of(&c).xor(ka));
-            prop_assert_eq!(kb.cmp(&kc), a.distance(&b).cmp(&a.distance(&c)));
-            prop_assert_eq!(kb == kc, b == c);
-        }
     }
 
     #[test]

@@ -297,16 +297,7 @@ impl Simulation {
         for (thread, r) in records {
             self.now = r.at;
             if let Some((from, payload)) = &r.delivered {
-                if let Some(adv) = self.adversary.as_mut() {
-                    adv.observe(*from, r.slot, payload);
-                }
-                if self.cfg.hash_event_log {
-                    self.log.update(&r.at.to_le_bytes());
-                    self.log.update(&from.to_le_bytes());
-                    self.log.update(&r.slot.to_le_bytes());
-                    self.log.update(&(payload.len() as u32).to_le_bytes());
-                    self.log.update(payload);
-                }
+                self.witness_delivery(r.at, *from, r.slot, payload);
             }
             let (first, count) = (r.first as usize, r.count as usize);
             let sent = transmits

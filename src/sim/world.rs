@@ -109,19 +109,25 @@ impl Simulation {
             return;
         };
         self.stats.delivered += 1;
+        self.witness_delivery(now, from, to, payload);
+        let from_addr = self.addr_of(from as usize);
+        node.handle_datagram(instant, from_addr, payload);
+        self.collect(to, node);
+    }
+
+    /// Shows a delivered datagram to the adversary (if any) and adds it to
+    /// the event-log hash (if on).
+    pub(super) fn witness_delivery(&mut self, at: u64, from: u32, to: u32, payload: &[u8]) {
         if let Some(adv) = self.adversary.as_mut() {
             adv.observe(from, to, payload);
         }
         if self.cfg.hash_event_log {
-            self.log.update(&now.to_le_bytes());
+            self.log.update(&at.to_le_bytes());
             self.log.update(&from.to_le_bytes());
             self.log.update(&to.to_le_bytes());
             self.log.update(&(payload.len() as u32).to_le_bytes());
             self.log.update(payload);
         }
-        let from_addr = self.addr_of(from as usize);
-        node.handle_datagram(instant, from_addr, payload);
-        self.collect(to, node);
     }
 
     fn fire_timer(&mut self, slot: u32, at: u64) {

@@ -36,6 +36,7 @@ mod query;
 mod retry;
 mod rtt;
 mod serve;
+mod txmap;
 mod types;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -59,6 +60,7 @@ pub(crate) use proof::ProofScheme;
 use query::{Query, QueryKind};
 use retry::{Attempt, Retransmissions};
 use rtt::RttEstimator;
+use txmap::TxIdMap;
 
 pub use types::{
     Event, NodeStats, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats, Transmit,
@@ -141,7 +143,7 @@ pub struct Node {
     rtt: RttEstimator,
     limiter: RateLimiter,
     tokens: TokenSecrets,
-    pending: HashMap<TxId, Pending>,
+    pending: TxIdMap<Pending>,
     /// The copies of retransmitted lookup requests.
     retransmissions: Retransmissions,
     /// Request deadlines: `(when, txid)`; soft first, then hard.
@@ -180,7 +182,7 @@ impl Node {
             ),
             limiter: RateLimiter::new(&config),
             tokens,
-            pending: HashMap::new(),
+            pending: TxIdMap::default(),
             retransmissions: Retransmissions::default(),
             deadlines: DeadlineSet::default(),
             queries: HashMap::new(),
@@ -879,7 +881,7 @@ impl Node {
 }
 
 /// Shrinks a map holding under a quarter of its capacity.
-fn shrink_map<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+fn shrink_map<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(map: &mut HashMap<K, V, S>) {
     if map.len() * 4 < map.capacity() {
         map.shrink_to(2 * map.len());
     }

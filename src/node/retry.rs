@@ -45,10 +45,10 @@
 //! `(1 + retries)` timeouts: 3 by default, 5 with the close budget, where
 //! doubling would take 7 and 31.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::txmap::TxIdMap;
 use super::{Node, Purpose, QueryId};
 use crate::id::NodeId;
 use crate::wire::{Request, TxId};
@@ -139,7 +139,7 @@ impl RecentLoss {
 /// loss pays nothing here.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Retransmissions {
-    groups: HashMap<TxId, Vec<TxId>>,
+    groups: TxIdMap<Vec<TxId>>,
     pub(super) recent_loss: RecentLoss,
 }
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod bounded;
 mod codec;
+mod fast;
 mod message;
 mod size;
 #[cfg(test)]

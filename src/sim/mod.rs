@@ -62,6 +62,7 @@
 //! | `queue.rs` | the event queue: `(time, seq)` keys in a calendar of 1 ms buckets (a heap for far ones), events in a slab |
 //! | `world.rs` | the events and the loop: deliveries, timers, commands, the event-log hash |
 //! | `window.rs` | lookahead windows: the engines' work of each stretch of virtual time shorter than the smallest link latency, on several threads, merged in a fixed order |
+//! | `pool.rs` | the worker threads windows run on: started once, one job per window, stopped on drop |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |
 //! | `lookups.rs` | lookup and get batches, publishing, brute-force verification |
 //! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops; forged requests sent by hand ([`Simulation::send_forged`]) and the [`StoreAnswers`] they get |
@@ -72,6 +73,7 @@ mod config;
 mod link;
 mod lookups;
 mod membership;
+mod pool;
 mod queue;
 mod summary;
 mod window;
@@ -273,6 +275,8 @@ pub struct Simulation {
     /// Per slot, its index in the current window's work list
     /// (`window::NO_WORK` outside a window).
     window_slot: Vec<u32>,
+    /// The threads windows run on (a clone starts with none).
+    pool: window::WindowPool,
 }
 
 impl Simulation {
@@ -319,6 +323,7 @@ impl Simulation {
             placed_at: HashMap::new(),
             next_identity: None,
             window_slot: Vec::new(),
+            pool: window::new_pool(),
             cfg,
         };
         sim.bootstrap_network(progress);

@@ -22,9 +22,10 @@
 //!    busy in the window, ends the window at its instant and runs after
 //!    it.
 //! 2. **Run** (up to [`SimConfig::threads`](super::SimConfig::threads)
-//!    threads): each engine handles its inputs in order, with its own
-//!    timers fired in between as they fall due, and records, per input,
-//!    what it sent and reported.
+//!    threads: the calling one and the long-lived workers of `pool.rs`):
+//!    each engine handles its inputs in order, with its own timers fired
+//!    in between as they fall due, and records, per input, what it sent
+//!    and reported.
 //! 3. **Merge** (one thread): the records are sorted by `(time, slot,
 //!    order within the slot)` and applied: event-log hashing, the
 //!    adversary's view, the link model's fate of each datagram (from the
@@ -41,6 +42,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::pool::Pool;
 use super::world::{Command, What};
 use super::{nanos, Simulation, SlotState};
 use crate::node::{Event, Node, Transmit};
@@ -49,10 +51,12 @@ use crate::node::{Event, Node, Transmit};
 pub(super) const NO_WORK: u32 = u32::MAX;
 
 /// Windows with fewer inputs than this per thread run on fewer threads:
-/// handing a few dozen datagrams to another thread costs more than it
-/// saves. The unit tests use 2, so that their small networks run on
-/// several threads too.
-const PARALLEL_MIN_INPUTS: usize = if cfg!(test) { 2 } else { 256 };
+/// handing a couple of dozen datagrams to a worker (a channel message each
+/// way, `pool.rs`) costs more than it saves. 32 ran the lookup phase of
+/// the 10,000-node run in 7.9 s where 64 and 256 took 8.2 and 8.5 s. The
+/// unit tests use 2, so that their small networks run on several threads
+/// too.
+const PARALLEL_MIN_INPUTS: usize = if cfg!(test) { 2 } else { 32 };
 
 /// One input of an engine inside a window.
 enum Input {
@@ -68,7 +72,7 @@ enum Input {
 }
 
 /// One engine's share of a window.
-struct Work {
+pub(super) struct Work {
     slot: u32,
     node: Box<Node>,
     /// The slot's armed timer when the window began (`u64::MAX`: none).
@@ -98,7 +102,7 @@ struct Record {
 
 /// What one thread produced.
 #[derive(Default)]
-struct Output {
+pub(super) struct Output {
     records: Vec<Record>,
     /// Every record's datagrams, one after the other (one buffer per
     /// thread instead of one per record).
@@ -111,7 +115,7 @@ struct Output {
 
 /// The fixed inputs every thread reads.
 #[derive(Clone, Copy)]
-struct Frame {
+pub(super) struct Frame {
     base: Instant,
     end: u64,
     keep_payloads: bool,
@@ -195,7 +199,7 @@ impl Simulation {
             end,
             keep_payloads: self.cfg.hash_event_log || self.adversary.is_some(),
         };
-        let outputs = run_works(&mut works, frame, self.cfg.threads);
+        let (mut works, outputs) = run_works(&mut self.pool, works, frame, self.cfg.threads);
         // 3. Merge.
         self.merge(outputs);
         // Back in slot order, so that timer events queued at the same
@@ -326,66 +330,59 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
+/// The worker threads windows run on.
+pub(super) type WindowPool = Pool<(Vec<Work>, Frame), (Vec<Work>, Output)>;
+
+/// A pool for [`Simulation`]'s windows, without threads until one is
+/// needed.
+pub(super) fn new_pool() -> WindowPool {
+    Pool::new(run_chunk)
+}
+
 /// Runs every work, on up to `threads` threads (0: as many as the machine
-/// has), and returns what each thread produced.
-fn run_works(works: &mut [Work], frame: Frame, threads: usize) -> Vec<Output> {
+/// has), and returns the works and what each thread produced.
+fn run_works(
+    pool: &mut WindowPool,
+    works: Vec<Work>,
+    frame: Frame,
+    threads: usize,
+) -> (Vec<Work>, Vec<Output>) {
     let inputs: usize = works.iter().map(|w| w.inputs.len()).sum();
     let threads = if threads == 0 { cores() } else { threads };
     let threads = threads.min(inputs / PARALLEL_MIN_INPUTS).max(1);
     if threads == 1 {
-        let mut out = Output::default();
-        for w in works.iter_mut() {
-            run_work(w, frame, &mut out);
-        }
-        return vec![out];
+        let (works, out) = run_chunk((works, frame));
+        return (works, vec![out]);
     }
     // Each engine runs on the thread its slot number picks (window after
     // window, while windows are large enough for all threads): what it
     // allocates stays in that thread's malloc arena
     // (engines moving between threads made the threads contend for each
     // other's arena locks).
-    works.sort_unstable_by_key(|w| w.slot as usize % threads);
-    let mut chunks: Vec<&mut [Work]> = Vec::with_capacity(threads);
-    let mut rest = works;
-    while let Some(first) = rest.first() {
-        let thread = first.slot as usize % threads;
-        let cut = rest
-            .iter()
-            .position(|w| w.slot as usize % threads != thread)
-            .unwrap_or(rest.len());
-        let (chunk, tail) = rest.split_at_mut(cut);
-        chunks.push(chunk);
-        rest = tail;
+    let count = works.len();
+    let mut chunks: Vec<Vec<Work>> = (0..threads).map(|_| Vec::new()).collect();
+    for w in works {
+        if let Some(chunk) = chunks.get_mut(w.slot as usize % threads) {
+            chunk.push(w);
+        }
     }
-    std::thread::scope(|scope| {
-        let mut chunks = chunks.into_iter();
-        let first = chunks.next();
-        let handles: Vec<_> = chunks
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let mut out = Output::default();
-                    for w in chunk.iter_mut() {
-                        run_work(w, frame, &mut out);
-                    }
-                    out
-                })
-            })
-            .collect();
-        let mut outputs = Vec::with_capacity(handles.len() + 1);
-        let mut out = Output::default();
-        for w in first.into_iter().flatten() {
-            run_work(w, frame, &mut out);
-        }
+    let jobs = chunks.into_iter().map(|c| (c, frame)).collect();
+    let mut works = Vec::with_capacity(count);
+    let mut outputs = Vec::with_capacity(threads);
+    for (chunk, out) in pool.run_all(jobs) {
+        works.extend(chunk);
         outputs.push(out);
-        for h in handles {
-            match h.join() {
-                Ok(out) => outputs.push(out),
-                // A panicking engine is a bug: surface it as the panic it is.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        outputs
-    })
+    }
+    (works, outputs)
+}
+
+/// Runs a chunk of works on the current thread.
+fn run_chunk((mut works, frame): (Vec<Work>, Frame)) -> (Vec<Work>, Output) {
+    let mut out = Output::default();
+    for w in &mut works {
+        run_work(w, frame, &mut out);
+    }
+    (works, out)
 }
 
 /// Runs one engine's inputs in order, firing its own timers as they fall

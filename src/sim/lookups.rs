@@ -14,7 +14,7 @@ use rand::Rng;
 use super::summary::{BatchContext, Summary};
 use super::world::{Command, What};
 use super::{nanos, Simulation};
-use crate::id::NodeId;
+use crate::id::{DistanceKey, NodeId};
 use crate::node::{Node, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats};
 use crate::record::{ImmutableRecord, Record};
 
@@ -485,11 +485,16 @@ impl Simulation {
     pub(super) fn true_closest(&mut self, target: &NodeId, exclude: u32, k: usize) -> Vec<NodeId> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
+        let target = DistanceKey::of(target);
         scratch.extend(
             self.live
                 .iter()
                 .filter(|&&s| s != exclude)
-                .filter_map(|&s| self.ids.get(s as usize).map(|id| (id.distance(target), s))),
+                .filter_map(|&s| {
+                    self.ids
+                        .get(s as usize)
+                        .map(|id| (DistanceKey::of(id).xor(target), s))
+                }),
         );
         if k == 0 {
             scratch.clear();

@@ -260,8 +260,10 @@ pub struct Simulation {
     log: blake3::Hasher,
     stats: NetworkStats,
     bootstrap: BootstrapReport,
-    /// Reused buffer for brute-force closest searches.
-    scratch: Vec<(crate::id::Distance, u32)>,
+    /// Reused buffer for brute-force closest searches (distances as
+    /// [`DistanceKey`](crate::id::DistanceKey): compared a word at a time,
+    /// not by `memcmp`).
+    scratch: Vec<(crate::id::DistanceKey, u32)>,
     /// Malicious slots and what they do, if any.
     adversary: Option<adversary::Adversary>,
     /// Disjoint paths of gets (`None`: the engines' config).
@@ -277,6 +279,8 @@ pub struct Simulation {
     window_slot: Vec<u32>,
     /// The threads windows run on (a clone starts with none).
     pool: window::WindowPool,
+    /// Empty input buffers left by earlier windows, for the next.
+    spare_inputs: Vec<window::Inputs>,
 }
 
 impl Simulation {
@@ -324,6 +328,7 @@ impl Simulation {
             next_identity: None,
             window_slot: Vec::new(),
             pool: window::new_pool(),
+            spare_inputs: Vec::new(),
             cfg,
         };
         sim.bootstrap_network(progress);

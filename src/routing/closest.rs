@@ -203,7 +203,7 @@ impl<'a> Closest<'a> {
             epoch,
             target: DistanceKey::of(target),
             current: &[],
-            sorted: Vec::new(),
+            sorted: SORT_BUFFER.with(|b| b.take()),
             next: 0,
         }
     }
@@ -236,6 +236,32 @@ impl<'a> Closest<'a> {
             self.sorted.sort_unstable();
             self.next = 0;
         }
+    }
+}
+
+thread_local! {
+    /// The sort buffer of the walks on this thread: taken by a new walk,
+    /// given back when it ends, so that a walk (one per FIND_NODE served)
+    /// does not allocate.
+    static SORT_BUFFER: std::cell::Cell<Vec<(DistanceKey, usize)>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for Closest<'_> {
+    fn drop(&mut self) {
+        let mut buffer = std::mem::take(&mut self.sorted);
+        buffer.clear();
+        // `try_with`: a walk dropped while its thread exits just frees it.
+        let _ = SORT_BUFFER.try_with(|b| {
+            // Keep the larger of the two (a nested walk may have taken a
+            // fresh one meanwhile).
+            let held = b.take();
+            b.set(if held.capacity() >= buffer.capacity() {
+                held
+            } else {
+                buffer
+            });
+        });
     }
 }
 

@@ -91,11 +91,12 @@ pub(super) struct Work {
 /// engine per window was an allocation per engine per window).
 pub(super) type Inputs = Vec<(u64, Input)>;
 
-/// Most spare input buffers kept between windows, and the largest kept:
-/// enough for the windows of a 10,000-node bootstrap (~1,500 engines
-/// each), a few hundred KiB at most.
+/// Most spare input buffers kept between windows, and the largest kept
+/// (in inputs): enough for the windows of a 10,000-node bootstrap (~1,500
+/// engines each, a handful of inputs per engine), and at most 4,096 x 16
+/// inputs of 72 bytes (under 5 MiB) held.
 const SPARE_INPUTS: usize = 4096;
-const SPARE_INPUT_CAPACITY: usize = 64;
+const SPARE_INPUT_CAPACITY: usize = 16;
 
 /// What one input (or one timer firing) made an engine do.
 struct Record {
@@ -493,4 +494,15 @@ fn drain(
         });
     }
     *order += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spare_input_buffers_stay_under_five_mib() {
+        let held = SPARE_INPUTS * SPARE_INPUT_CAPACITY * std::mem::size_of::<(u64, Input)>();
+        assert!(held < 5 << 20, "{held} bytes");
+    }
 }

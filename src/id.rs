@@ -248,7 +248,7 @@ impl fmt::Debug for Distance {
 /// exactly as [`Distance`] (word-wise comparison of
 /// big-endian words is byte-wise comparison), 20 bytes like it, but
 /// compared inline a word at a time where `Distance` calls `memcmp`. The
-/// key of lookup candidates (`query::ClosestIter`) and of the routing
+/// key of lookup candidates (`lookup::ClosestIter`) and of the routing
 /// table's closest walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct DistanceKey([u32; ID_LEN / 4]);

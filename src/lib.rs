@@ -24,7 +24,7 @@
 //! | [`node`] | the sans-IO protocol engine: serving RPCs, running queries, timeouts and lookup retransmission, key proofs, abuse limits |
 //! | [`runtime`] | the tokio UDP driver, the `Dht` handle and a loopback `Testnet` (feature `runtime`) |
 //! | [`meshara`] | the Meshara adapter: signed contacts under Meshara ids, verified lookups, `route_with_dht` with a key proof before sending, maintenance, a reference TCP transport (feature `meshara`) |
-//! | [`query`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
+//! | [`lookup`] | iterative lookups: the closest-peers iterator (`ClosestIter`), alpha in flight, final fan-out, hop accounting |
 //! | `src/bin/meshara-dht/` | the `meshara-dht` binary (feature `cli`): `testnet`, `node`, `put`, `get`, `find-node`, `find-peer`, `sim` |
 //! | [`sim`] | deterministic network simulator: many real engines on virtual time, link model, churn, lookup measurements |
 //!
@@ -36,10 +36,10 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod identity;
+pub mod lookup;
 #[cfg(feature = "meshara")]
 pub mod meshara;
 pub mod node;
-pub mod query;
 pub mod record;
 pub mod routing;
 #[cfg(feature = "runtime")]

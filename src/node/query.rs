@@ -11,7 +11,7 @@ use super::{
     Event, Node, Published, Purpose, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats,
 };
 use crate::id::{Key, NodeId, ID_BITS};
-use crate::query::{DisjointIter, LookupParams, LookupStep};
+use crate::lookup::{DisjointIter, LookupParams, LookupStep};
 use crate::record::{Record, Refusal};
 use crate::wire::{Contact, ErrorCode, Nonce, Request, Response, Token};
 

@@ -193,7 +193,7 @@ impl DisjointIter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::synth::SynthNet;
+    use crate::lookup::synth::SynthNet;
     use std::collections::HashSet;
 
     /// Runs a lookup to the end against `net`, every peer answering at once.

@@ -314,7 +314,7 @@ proptest! {
 }
 
 /// Prints the figures quoted in the report. Run with
-/// `cargo test --release --lib query::tests_synth::report_figures -- --ignored --nocapture`.
+/// `cargo test --release --lib lookup::tests_synth::report_figures -- --ignored --nocapture`.
 #[test]
 #[ignore = "prints figures; slow in debug builds"]
 fn report_figures() {

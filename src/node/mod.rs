@@ -896,9 +896,3 @@ fn shrink_set<T: Eq + std::hash::Hash>(set: &mut HashSet<T>) {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_net;
-#[cfg(test)]
-mod tests_retry;
-#[cfg(test)]
-mod tests_retry_pings;

@@ -1,10 +1,7 @@
-//! Engine tests of lookup-request retransmission, on the test network of
-//! `tests_net`.
+//! Tests of retransmission: lookup requests, key proofs and bootstrap
+//! pings are sent again after their timeout, fail once, and are answered
+//! once.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use super::tests_net::{Datagram, Fate, Net, SeenRequest};
 use super::*;
 
 const ORIGIN: usize = 0;
@@ -32,7 +29,7 @@ fn network_and_reference(config: Config) -> (Net, QueryOutcome, QueryStats) {
         .contains(&net.nodes[PEER].id()));
     let mut reference = net.copy();
     let q = reference.nodes[ORIGIN].start_find_node(reference.now, target());
-    let (outcome, stats) = reference.wait(ORIGIN, q, |_, _| Fate::Deliver);
+    let (outcome, stats) = reference.wait_with(ORIGIN, q, |_, _| Fate::Deliver);
     assert_eq!(reference.find_nodes_to(ORIGIN, PEER).len(), 1);
     assert_eq!(closest_ids(&outcome).len(), NODES - 1);
     (net, outcome, stats)
@@ -58,7 +55,7 @@ fn dropped_lookup_request_is_resent_after_its_timeout_and_the_answer_used() {
     let addrs = net.addrs.clone();
     let mut dropped = 0;
     let q = net.nodes[ORIGIN].start_find_node(net.now, target());
-    let (outcome, stats) = net.wait(ORIGIN, q, |d, msg| {
+    let (outcome, stats) = net.wait_with(ORIGIN, q, |d, msg| {
         if dropped == 0 && origin_to_peer(&addrs, d, msg) {
             dropped += 1;
             Fate::Drop
@@ -107,7 +104,7 @@ fn contact_that_never_answers_costs_one_plus_retries_requests() {
             Fate::Deliver
         }
     };
-    let (outcome, stats) = net.wait(ORIGIN, q, offline);
+    let (outcome, stats) = net.wait_with(ORIGIN, q, offline);
     let peer_id = net.nodes[PEER].id();
     let expected: Vec<NodeId> = closest_ids(&reference)
         .into_iter()
@@ -178,7 +175,7 @@ fn late_answer_to_the_first_copy_is_used_once() {
     for d in held {
         net.deliver(d);
     }
-    let (outcome, stats) = net.wait(ORIGIN, q, |_, _| Fate::Deliver);
+    let (outcome, stats) = net.wait_with(ORIGIN, q, |_, _| Fate::Deliver);
     assert_eq!(outcome, reference);
     assert_eq!(stats.messages, reference_stats.messages + 1);
     assert_eq!(stats.hops, reference_stats.hops);
@@ -210,7 +207,7 @@ fn stale_contact_is_not_retried() {
     for _ in 0..3 {
         let before = net.find_nodes_to(ORIGIN, PEER).len();
         let q = net.nodes[ORIGIN].start_find_node(net.now, target());
-        net.wait(ORIGIN, q, offline);
+        net.wait_with(ORIGIN, q, offline);
         net.run_for(config.rpc_late_window + Duration::from_secs(1), offline);
         per_lookup.push(net.find_nodes_to(ORIGIN, PEER).len() - before);
     }
@@ -234,7 +231,7 @@ fn zero_retries_never_resends() {
     let (mut net, _, reference_stats) = network_and_reference(config.clone());
     let addrs = net.addrs.clone();
     let q = net.nodes[ORIGIN].start_find_node(net.now, target());
-    let (outcome, stats) = net.wait(ORIGIN, q, |d, _| {
+    let (outcome, stats) = net.wait_with(ORIGIN, q, |d, _| {
         if d.to == addrs[PEER] {
             Fate::Drop
         } else {
@@ -259,13 +256,13 @@ fn retry_in_a_disjoint_lookup_is_sent_and_its_answer_used() {
     let q = reference.nodes[ORIGIN]
         .start(reference.now, QueryRequest::FindNode(target()), options)
         .expect("a find-node cannot be refused");
-    let (expected, expected_stats) = reference.wait(ORIGIN, q, |_, _| Fate::Deliver);
+    let (expected, expected_stats) = reference.wait_with(ORIGIN, q, |_, _| Fate::Deliver);
     let addrs = net.addrs.clone();
     let mut dropped = 0;
     let q = net.nodes[ORIGIN]
         .start(net.now, QueryRequest::FindNode(target()), options)
         .expect("a find-node cannot be refused");
-    let (outcome, stats) = net.wait(ORIGIN, q, |d, msg| {
+    let (outcome, stats) = net.wait_with(ORIGIN, q, |d, msg| {
         if dropped == 0 && origin_to_peer(&addrs, d, msg) {
             dropped += 1;
             Fate::Drop
@@ -291,7 +288,7 @@ fn see_one_loss(net: &mut Net) {
     let addrs = net.addrs.clone();
     let mut dropped = 0;
     let q = net.nodes[ORIGIN].start_find_node(net.now, target());
-    net.wait(ORIGIN, q, |d, msg| {
+    net.wait_with(ORIGIN, q, |d, msg| {
         if dropped == 0 && origin_to_peer(&addrs, d, msg) {
             dropped += 1;
             Fate::Drop
@@ -310,7 +307,7 @@ fn lookup_with_peer_offline(net: &mut Net) -> (Vec<SeenRequest>, QueryStats) {
     let addrs = net.addrs.clone();
     let before = net.find_nodes_to(ORIGIN, PEER).len();
     let q = net.nodes[ORIGIN].start_find_node(net.now, target());
-    let (_, stats) = net.wait(ORIGIN, q, |d, _| {
+    let (_, stats) = net.wait_with(ORIGIN, q, |d, _| {
         if d.to == addrs[PEER] {
             Fate::Drop
         } else {
@@ -384,7 +381,7 @@ fn close_retry_answered_on_the_last_copy_keeps_the_peer_in_the_result() {
     let addrs = net.addrs.clone();
     let mut dropped = 0;
     let q = net.nodes[ORIGIN].start_find_node(net.now, target());
-    let (outcome, stats) = net.wait(ORIGIN, q, |d, msg| {
+    let (outcome, stats) = net.wait_with(ORIGIN, q, |d, msg| {
         if dropped < 4 && origin_to_peer(&addrs, d, msg) {
             dropped += 1;
             Fate::Drop
@@ -397,4 +394,115 @@ fn close_retry_answered_on_the_last_copy_keeps_the_peer_in_the_result() {
     assert_eq!(stats.messages, reference_stats.messages + 4);
     assert_eq!(stats.duration, 4 * config.rpc_timeout_min);
     assert_eq!(stats.hops, reference_stats.hops);
+}
+
+/// Node 1 joins through node 0 while the first key-proof challenge node 0
+/// sends node 1 is lost; then `config.rpc_late_window` and a second pass.
+fn join_losing_first_proof(config: Config) -> (Net, QueryOutcome) {
+    let mut net = Net::new(2, config.clone());
+    let addrs = net.addrs.clone();
+    let mut dropped = 0;
+    let mut fate = move |d: &Datagram, msg: &Message| {
+        if dropped == 0 && d.from == 0 && d.to == addrs[1] && is_challenge(msg) {
+            dropped += 1;
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    };
+    let q = net.nodes[1].start_bootstrap(net.now, vec![net.addrs[0]]);
+    let (outcome, _) = net.wait_with(1, q, &mut fate);
+    net.run_for(config.rpc_late_window + Duration::from_secs(1), &mut fate);
+    (net, outcome)
+}
+
+#[test]
+fn lost_key_proof_is_asked_again_and_the_contact_enters_the_table() {
+    let config = Config::local();
+    let (net, outcome) = join_losing_first_proof(config.clone());
+    assert!(matches!(
+        outcome,
+        QueryOutcome::Bootstrap { reached: 1, .. }
+    ));
+    let sent = net.challenges_to(0, 1);
+    assert_eq!(sent.len(), 2);
+    assert_ne!(sent[0].txid, sent[1].txid, "a copy has a fresh txid");
+    // Node 0 never measured a round trip: the initial timeout.
+    assert_eq!(sent[1].at - sent[0].at, config.rpc_timeout_initial);
+    assert!(net.nodes[0].routing_table().contains(&net.nodes[1].id()));
+    assert_eq!(net.nodes[0].stats().key_proofs_verified, 1);
+    assert_eq!(net.nodes[0].stats().requests_timed_out, 0);
+    assert_eq!(net.nodes[0].pending_requests(), 0);
+    // The answer to a copy counts as seen loss.
+    assert!(net.nodes[0].retransmissions.recent_loss.seen());
+}
+
+#[test]
+fn without_retries_a_lost_key_proof_keeps_the_contact_out() {
+    let config = Config {
+        request_retries: 0,
+        ..Config::local()
+    };
+    let (net, outcome) = join_losing_first_proof(config);
+    assert!(matches!(
+        outcome,
+        QueryOutcome::Bootstrap { reached: 1, .. }
+    ));
+    assert_eq!(net.challenges_to(0, 1).len(), 1);
+    assert!(!net.nodes[0].routing_table().contains(&net.nodes[1].id()));
+    assert_eq!(net.nodes[0].stats().key_proofs_verified, 0);
+    assert_eq!(net.nodes[0].stats().requests_timed_out, 1);
+}
+
+/// Node 1 bootstraps from node 0, losing the first `lost` bootstrap pings.
+fn bootstrap_losing_pings(config: Config, lost: usize) -> (Net, QueryOutcome, QueryStats) {
+    let mut net = Net::new(2, config);
+    let addrs = net.addrs.clone();
+    let mut dropped = 0;
+    let q = net.nodes[1].start_bootstrap(net.now, vec![addrs[0]]);
+    let (outcome, stats) = net.wait_with(1, q, |d, msg| {
+        if dropped < lost && d.from == 1 && is_challenge(msg) {
+            dropped += 1;
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    (net, outcome, stats)
+}
+
+#[test]
+fn lost_bootstrap_ping_is_sent_again_and_the_join_succeeds() {
+    let config = Config::local();
+    let (net, outcome, _) = bootstrap_losing_pings(config.clone(), 2);
+    assert!(matches!(
+        outcome,
+        QueryOutcome::Bootstrap {
+            reached: 1,
+            table_size: 1
+        }
+    ));
+    let sent = net.challenges_to(1, 0);
+    assert_eq!(sent.len(), 3);
+    let t = config.rpc_timeout_initial;
+    assert_eq!((sent[1].at - sent[0].at, sent[2].at - sent[1].at), (t, t));
+}
+
+#[test]
+fn dead_bootstrap_address_fails_once_after_one_plus_retries_pings() {
+    let config = Config::local();
+    let (net, outcome, stats) = bootstrap_losing_pings(config.clone(), usize::MAX);
+    assert!(matches!(
+        outcome,
+        QueryOutcome::Bootstrap {
+            reached: 0,
+            table_size: 0
+        }
+    ));
+    assert_eq!(net.challenges_to(1, 0).len(), 3);
+    // Three pings, each waiting the initial timeout; the join gives up
+    // when the last one times out, and the request fails once.
+    assert_eq!(stats.duration, 3 * config.rpc_timeout_initial);
+    assert_eq!(stats.messages, 3);
+    assert_eq!(net.nodes[1].stats().requests_timed_out, 1);
 }

@@ -1,8 +1,8 @@
-//! Engine tests of routing-table admission costs: key proofs are asked
-//! only when they can change the table, and ping-before-evict waits out
-//! the late window before it evicts a contact, answers skip contacts
-//! that stopped answering, and a lookup step to a stranger carries the key
-//! challenge itself. Uses the `Net` harness of `tests.rs`.
+//! Tests of routing-table admission: key proofs are asked only when they
+//! can change the table, a cached spare is not asked again, a client never
+//! enters a table, ping-before-evict waits out the late window before it
+//! evicts a contact, answers skip contacts that stopped answering, and a
+//! lookup step to a stranger carries the key challenge itself.
 
 use std::collections::BTreeMap;
 
@@ -93,14 +93,12 @@ fn eviction_ping_answered_after_its_soft_deadline_keeps_the_contact() {
     // C joins; hold A's ping-before-evict to B when it is sent.
     let _q = net.nodes[c].start_bootstrap(net.now, vec![boot]);
     let held = loop {
-        for i in 0..net.nodes.len() {
-            net.collect(i);
-        }
-        let eviction_ping = net.queue.iter().position(|(from, to, bytes)| {
-            *from == boot
-                && *to == addr_b
+        net.collect();
+        let eviction_ping = net.queue.iter().position(|d| {
+            d.from == 0
+                && d.to == addr_b
                 && matches!(
-                    wire::decode(bytes).map(|m| m.body),
+                    wire::decode(&d.bytes).map(|m| m.body),
                     Ok(Body::Request {
                         request: Request::Ping { challenge: None },
                         ..
@@ -108,7 +106,7 @@ fn eviction_ping_answered_after_its_soft_deadline_keeps_the_contact() {
                 )
         });
         if let Some(pos) = eviction_ping {
-            break net.queue.remove(pos).expect("queued").2;
+            break net.queue.remove(pos).expect("queued").bytes;
         }
         net.step();
     };
@@ -117,7 +115,7 @@ fn eviction_ping_answered_after_its_soft_deadline_keeps_the_contact() {
     // round trips so far took no time), within the late window.
     net.now += Duration::from_secs(1);
     net.nodes[0].handle_timeout(net.now);
-    net.collect(0);
+    net.collect();
     net.nodes[b].handle_datagram(net.now, boot, &held);
     net.settle();
     let id_b = net.nodes[b].id();
@@ -128,7 +126,7 @@ fn eviction_ping_answered_after_its_soft_deadline_keeps_the_contact() {
 
 #[test]
 fn answers_leave_out_contacts_that_stopped_answering() {
-    let mut net = Net::bootstrapped(10);
+    let mut net = Net::bootstrapped(10, Config::local());
     net.settle();
     for i in [3, 5] {
         net.online[i] = false;
@@ -187,19 +185,13 @@ fn run_logged(net: &mut Net, i: usize, q: QueryId) -> Vec<(usize, usize, Message
             .events
             .iter()
             .any(|(n, Event::QueryFinished { id, .. })| *n == i && *id == q);
-        for j in 0..net.nodes.len() {
-            net.collect(j);
-        }
+        net.collect();
         if finished && net.queue.is_empty() {
             return log;
         }
-        if let Some((from, to, bytes)) = net.queue.front() {
-            if let (Some(f), Some(t), Ok(m)) = (
-                net.index_of(from),
-                net.index_of(to),
-                crate::wire::decode(bytes),
-            ) {
-                log.push((f, t, m));
+        if let Some(d) = net.queue.front() {
+            if let (Some(t), Ok(m)) = (net.index_of(&d.to), wire::decode(&d.bytes)) {
+                log.push((d.from, t, m));
             }
         }
         net.step();
@@ -272,4 +264,132 @@ fn a_lookup_step_to_a_stranger_proves_its_key_without_a_ping() {
         })
         .collect();
     assert_eq!(to_one, vec![None]);
+}
+
+#[test]
+fn client_mode_node_never_enters_tables() {
+    let mut net = Net::new(3, Config::local());
+    net.nodes[2] = Node::new(
+        Identity::from_seed(3),
+        Config {
+            client_mode: true,
+            ..Config::local()
+        },
+        2,
+        net.now,
+    );
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    net.wait(1, q);
+    let q = net.nodes[2].start_bootstrap(net.now, vec![boot]);
+    let (outcome, _) = net.wait(2, q);
+    assert!(matches!(
+        outcome,
+        QueryOutcome::Bootstrap { reached: 1, .. }
+    ));
+    net.settle();
+    let client = net.nodes[2].id();
+    assert!(!net.nodes[0].routing_table().contains(&client));
+    assert!(!net.nodes[1].routing_table().contains(&client));
+}
+
+/// Sends a (not read-only) FIND_NODE from `who` at `from` to `node` and
+/// answers every key-proof challenge it sends back; returns how many
+/// challenges it sent.
+fn request_and_prove(node: &mut Node, now: Instant, from: SocketAddr, who: &Identity) -> usize {
+    let req = wire::encode(&Message {
+        txid: 7,
+        sender: who.node_id(),
+        body: Body::Request {
+            read_only: false,
+            request: Request::FindNode {
+                target: NodeId::ZERO,
+                challenge: None,
+            },
+        },
+    })
+    .unwrap();
+    node.handle_datagram(now, from, &req);
+    let mut challenges = 0;
+    let sent: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit()).collect();
+    for t in sent.into_iter().filter(|t| t.dest == from) {
+        let m = wire::decode(&t.payload).unwrap();
+        if let Body::Request {
+            request: Request::Ping {
+                challenge: Some(nonce),
+            },
+            ..
+        } = m.body
+        {
+            challenges += 1;
+            let pong = Message {
+                txid: m.txid,
+                sender: who.node_id(),
+                body: Body::Response(Response::Pong {
+                    your_addr: from,
+                    proof: Some(who.key_proof(&nonce)),
+                }),
+            };
+            node.handle_datagram(now, from, &wire::encode(&pong).unwrap());
+        }
+    }
+    challenges
+}
+
+#[test]
+fn cached_contact_is_not_asked_to_prove_its_key_again() {
+    let now = Instant::now();
+    let config = Config {
+        k: 1,
+        ..Config::local()
+    };
+    let mut node = Node::new(Identity::from_seed(1), config, 0, now);
+    // Two identities that fall in the same bucket of the node.
+    let mut by_bucket: HashMap<usize, Identity> = HashMap::new();
+    let (first, second, index) = (2..200u64)
+        .find_map(|seed| {
+            let id = Identity::from_seed(seed);
+            let index = node.id().bucket_index(&id.node_id())?;
+            match by_bucket.remove(&index) {
+                Some(other) => Some((other, id, index)),
+                None => {
+                    by_bucket.insert(index, id);
+                    None
+                }
+            }
+        })
+        .expect("two ids share a bucket");
+    let first_addr = SocketAddr::from(([127, 0, 0, 1], 20_001));
+    let second_addr = SocketAddr::from(([127, 0, 0, 1], 20_002));
+
+    // The first fills the bucket (k = 1) after proving its key.
+    assert_eq!(request_and_prove(&mut node, now, first_addr, &first), 1);
+    assert!(node.routing_table().contains(&first.node_id()));
+    // The second proves its key and is parked in the replacement cache.
+    assert_eq!(request_and_prove(&mut node, now, second_addr, &second), 1);
+    let cached = |node: &Node, addr: SocketAddr| {
+        node.routing_table().bucket(index).is_some_and(|b| {
+            b.replacements().any(|e| {
+                e.contact
+                    == Contact {
+                        id: second.node_id(),
+                        addr,
+                    }
+            })
+        })
+    };
+    assert!(cached(&node, second_addr));
+    assert_eq!(node.stats().key_proofs_verified, 2);
+
+    // Its next requests are served without a new challenge.
+    for _ in 0..3 {
+        assert_eq!(request_and_prove(&mut node, now, second_addr, &second), 0);
+    }
+    assert_eq!(node.stats().key_proofs_verified, 2);
+    assert!(cached(&node, second_addr));
+
+    // The same id from another address is still challenged.
+    let moved = SocketAddr::from(([127, 0, 0, 1], 20_003));
+    assert_eq!(request_and_prove(&mut node, now, moved, &second), 1);
+    assert_eq!(node.stats().key_proofs_verified, 3);
 }

@@ -1,7 +1,56 @@
-//! Engine tests of the join: which buckets a bootstrap refreshes after its
-//! self-lookup. Uses the `Net` harness of `tests.rs`.
+//! Tests of the join: what a bootstrap reports, whom it reaches, and which
+//! buckets it refreshes after its self-lookup.
 
 use super::*;
+
+#[test]
+fn bootstrap_populates_both_tables() {
+    let mut net = Net::new(2, Config::local());
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    let (outcome, _) = net.wait(1, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Bootstrap {
+            reached: 1,
+            table_size: 1
+        }
+    );
+    net.settle();
+    // The bootstrap node learned of the newcomer through a key proof.
+    assert!(net.nodes[0].routing_table().contains(&net.nodes[1].id()));
+    assert!(net.nodes[1].routing_table().contains(&net.nodes[0].id()));
+    assert!(net.nodes[0].stats().key_proofs_verified >= 1);
+}
+
+#[test]
+fn bootstrap_fills_tables_across_twenty_nodes() {
+    let mut net = Net::bootstrapped(20, Config::local());
+    net.settle();
+    for (i, node) in net.nodes.iter().enumerate() {
+        assert!(
+            node.routing_table().len() >= 10,
+            "node {i} knows only {} contacts",
+            node.routing_table().len()
+        );
+    }
+}
+
+#[test]
+fn bootstrap_with_unreachable_address_reports_zero_reached() {
+    let mut net = Net::new(2, Config::local());
+    net.online[0] = false;
+    let boot = net.addrs[0];
+    let q = net.nodes[1].start_bootstrap(net.now, vec![boot]);
+    let (outcome, _) = net.wait(1, q);
+    assert_eq!(
+        outcome,
+        QueryOutcome::Bootstrap {
+            reached: 0,
+            table_size: 0
+        }
+    );
+}
 
 /// Joins nodes `1..n` through node 0, one after the other, with `config`.
 fn joined(n: usize, config: Config) -> Net {

@@ -140,10 +140,9 @@ struct Candidate {
 ///   **fan-out**: every one of the k closest live candidates not yet queried
 ///   is queried at once. An answer that does bring a closer contact returns
 ///   the lookup to alpha-at-a-time (as rust-libp2p's iterator does), so a
-///   fan-out that discovers a better region does not flood it (on the
-///   synthetic 10,000-node network a fan-out that stays on costs ~3% more
-///   messages for the same hops; strict alpha throughout takes ~8 round
-///   trips where this takes ~3).
+///   fan-out that discovers a better region does not flood it. (The
+///   measurements behind this rule are in `docs/BENCHMARKS.md`, "Lookup
+///   iterator".)
 /// - A retransmitted request frees its slot like an overdue one, but the
 ///   peer stays live: the lookup moves on meanwhile, yet does not finish
 ///   without the peer's answer (or its final overdue notice or failure)
@@ -171,13 +170,13 @@ pub struct ClosestIter {
     /// `target` as integers, to compute the keys of `candidates`.
     target_key: DistanceKey,
     /// Keyed by distance to `target` (one id per distance), so iteration
-    /// is closest first. A `BTreeMap` measured ~30% faster than a sorted
-    /// `Vec` on recorded lookups (insertions no longer shift the tail).
-    /// The key is the distance as words ([`DistanceKey`], same order and
-    /// size as [`Distance`](crate::id::Distance)): a search compares words
-    /// inline instead of calling `memcmp` on 20 bytes. (A `(u128, u32)` key
-    /// was as fast but, 32 bytes with its alignment, grew the simulator's
-    /// peak memory by 2.5 KiB per node.)
+    /// is closest first. A `BTreeMap`, so an insertion never shifts the
+    /// candidates behind it. The key is the distance as words
+    /// ([`DistanceKey`], same order and size as
+    /// [`Distance`](crate::id::Distance)): a search compares words inline
+    /// instead of calling `memcmp` on the id's bytes, and the key stays as
+    /// small as the distance itself. (Measurements of the alternatives:
+    /// `docs/BENCHMARKS.md`, "Lookup iterator".)
     candidates: BTreeMap<DistanceKey, Candidate>,
     /// Candidates whose state is live ([`PeerState::is_live`]), so that
     /// [`prune`](Self::prune) knows in O(1) when nothing can be pruned.

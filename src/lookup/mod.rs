@@ -16,8 +16,4 @@ pub use closest::{ClosestIter, LookupParams, LookupStep, CANDIDATE_FACTOR};
 pub use disjoint::DisjointIter;
 
 #[cfg(test)]
-mod synth;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_synth;

@@ -13,8 +13,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{ClosestIter, LookupParams, LookupStep, CANDIDATE_FACTOR};
 use crate::id::{NodeId, ID_BITS, ID_LEN};
+use crate::lookup::{ClosestIter, LookupParams, LookupStep, CANDIDATE_FACTOR};
 use crate::wire::Contact;
 
 /// A converged network: node `i` has id `ids[i]` (sorted ascending) and

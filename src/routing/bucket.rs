@@ -1,7 +1,7 @@
 //! One k-bucket: up to k live entries in least-recently-seen order, a
 //! bounded replacement cache of contacts waiting for a free slot, and the
-//! time the bucket's id range was last touched; plus the [`Entry`] and
-//! [`KBucket`] types through which callers read it.
+//! time the bucket's id range was last touched; plus the [`KBucket`] view
+//! and its [`Entries`] iterator through which callers read it.
 //!
 //! This module owns the ordering inside a bucket and nothing else: sizes,
 //! subnet caps and the choice of which entry to promote are the table's
@@ -9,44 +9,19 @@
 
 use std::time::Instant;
 
-use super::slot::Slot;
+use super::entry::Entry;
+use super::packed::PackedEntry;
 use crate::id::NodeId;
 use crate::wire::Contact;
-
-/// A contact in the routing table (or in a replacement cache), with what the
-/// table knows about its liveness.
-///
-/// The table stores entries packed (see [`KBucket`]); an `Entry` is the
-/// unpacked copy its queries hand out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    /// The node's id and the UDP address it answered from.
-    pub contact: Contact,
-    /// When the node last answered us (insert, `on_success`, or a ping that
-    /// kept it during `resolve_eviction`).
-    pub last_seen: Instant,
-    /// Consecutive failed requests since it last answered.
-    pub failures: u32,
-}
-
-impl Entry {
-    pub(crate) fn new(contact: Contact, now: Instant) -> Self {
-        Entry {
-            contact,
-            last_seen: now,
-            failures: 0,
-        }
-    }
-}
 
 /// The stored form of one bucket (see [`KBucket`] for its invariants).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bucket {
     /// Front = least recently seen (the eviction candidate), back = most
     /// recently seen.
-    pub(crate) entries: Vec<Slot>,
+    pub(crate) entries: Vec<PackedEntry>,
     /// Oldest first, newest last.
-    pub(crate) replacements: Vec<Slot>,
+    pub(crate) replacements: Vec<PackedEntry>,
     /// Last lookup through, or contact activity in, this bucket's range.
     pub(crate) last_touched: Option<Instant>,
 }
@@ -81,7 +56,7 @@ impl Bucket {
         if pos < self.entries.len() {
             let entry = self.entries.remove(pos);
             self.entries
-                .push(Slot::pack(Entry::new(entry.contact(), now), epoch));
+                .push(PackedEntry::pack(Entry::new(entry.contact(), now), epoch));
         }
     }
 
@@ -91,15 +66,15 @@ impl Bucket {
         if pos < self.replacements.len() {
             let entry = self.replacements.remove(pos);
             self.replacements
-                .push(Slot::pack(Entry::new(entry.contact(), now), epoch));
+                .push(PackedEntry::pack(Entry::new(entry.contact(), now), epoch));
         }
     }
 
     /// Makes room for one more entry in `list` without ever reserving more
     /// than `limit` slots in all: `Vec`'s doubling would give a bucket of
-    /// 20 a capacity of 32, and the tables of a simulated 100,000-node
-    /// network are most of its memory.
-    pub(crate) fn reserve_one(list: &mut Vec<Slot>, limit: usize) {
+    /// 20 a capacity of 32, and routing tables are most of a large
+    /// simulated network's memory (docs/TESTING.md, "Memory per node").
+    pub(crate) fn reserve_one(list: &mut Vec<PackedEntry>, limit: usize) {
         if list.len() == list.capacity() {
             let room = limit.saturating_sub(list.len()).max(1);
             list.reserve_exact(list.len().max(4).min(room));
@@ -108,7 +83,7 @@ impl Bucket {
 
     /// Inserts `slot` after every entry seen no later than it, so a
     /// promoted replacement keeps the least-recently-seen order.
-    pub(crate) fn insert_by_last_seen(&mut self, slot: Slot, epoch: Instant) {
+    pub(crate) fn insert_by_last_seen(&mut self, slot: PackedEntry, epoch: Instant) {
         let seen = slot.last_seen(epoch);
         let pos = self.entries.partition_point(|e| e.last_seen(epoch) <= seen);
         self.entries.insert(pos, slot);
@@ -124,7 +99,7 @@ impl Bucket {
 /// cache, entries ordered least-recently-seen first.
 ///
 /// A cheap view (a reference and the table's time base): the table keeps
-/// its entries packed, 48 bytes instead of the 72 of an [`Entry`], and
+/// its entries packed (a 48-byte `PackedEntry` each, see `packed.rs`), and
 /// [`entries`](Self::entries) and [`replacements`](Self::replacements)
 /// unpack them as they go.
 ///
@@ -198,12 +173,12 @@ impl<'a> KBucket<'a> {
 #[derive(Debug, Clone)]
 pub struct Entries<'a> {
     /// Empty when the table has no time base yet (then it has no entry).
-    slots: std::slice::Iter<'a, Slot>,
+    slots: std::slice::Iter<'a, PackedEntry>,
     epoch: Option<Instant>,
 }
 
 impl<'a> Entries<'a> {
-    pub(crate) fn new(slots: &'a [Slot], epoch: Option<Instant>) -> Self {
+    pub(crate) fn new(slots: &'a [PackedEntry], epoch: Option<Instant>) -> Self {
         let slots = if epoch.is_some() { slots } else { &[] };
         Entries {
             slots: slots.iter(),

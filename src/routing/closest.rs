@@ -35,8 +35,9 @@
 
 use std::time::Instant;
 
-use super::bucket::{Bucket, Entry};
-use super::slot::Slot;
+use super::bucket::Bucket;
+use super::entry::Entry;
+use super::packed::PackedEntry;
 use crate::id::{Distance, DistanceKey, NodeId, ID_BITS};
 use crate::wire::Contact;
 
@@ -177,7 +178,7 @@ pub struct Closest<'a> {
     target: DistanceKey,
     /// The current bucket's slots and, in `sorted[next..]`, the positions
     /// still to hand out, with their distances, nearest first.
-    current: &'a [Slot],
+    current: &'a [PackedEntry],
     sorted: Vec<(DistanceKey, usize)>,
     next: usize,
 }
@@ -209,7 +210,7 @@ impl<'a> Closest<'a> {
     }
 
     /// The next slot, closest first.
-    pub(crate) fn next_slot(&mut self) -> Option<&'a Slot> {
+    pub(crate) fn next_packed(&mut self) -> Option<&'a PackedEntry> {
         loop {
             if let Some(&(_, pos)) = self.sorted.get(self.next) {
                 self.next += 1;
@@ -270,7 +271,7 @@ impl Closest<'_> {
     /// first: [`next`](Iterator::next) without building the last-seen
     /// time, for callers that filter on failures only.
     pub fn next_contact(&mut self) -> Option<(Contact, u32)> {
-        self.next_slot().map(|s| (s.contact(), s.failures()))
+        self.next_packed().map(|s| (s.contact(), s.failures()))
     }
 }
 
@@ -279,7 +280,7 @@ impl Iterator for Closest<'_> {
 
     fn next(&mut self) -> Option<Entry> {
         let epoch = self.epoch?;
-        self.next_slot().map(|s| s.unpack(epoch))
+        self.next_packed().map(|s| s.unpack(epoch))
     }
 }
 

@@ -13,28 +13,27 @@
 //! |---|---|
 //! | `table.rs` | [`RoutingTable`]: insert, failures, eviction, queries |
 //! | `table/admission.rs` | its subnet-cap check, replacement promotion and cache parking |
+//! | `entry.rs` | [`Entry`]: a contact with its last-seen time and failure count |
+//! | `packed.rs` | `PackedEntry`: the packed 48-byte form the table stores each [`Entry`] in |
 //! | `bucket.rs` | a bucket's storage, and the [`KBucket`] view with its [`Entries`] |
-//! | `slot.rs` | the packed 48-byte form the table stores each [`Entry`] in |
 //! | `closest.rs` | the bucket visiting order behind [`RoutingTable::closest`], with its proof, and the [`Closest`] walk |
 //! | `subnet.rs` | [`SubnetKey`] (IPv4 /24, IPv6 /64), the local-address exemption, the table's subnet filter |
 //! | `outcome.rs` | [`InsertOutcome`], [`RejectReason`], [`FailureOutcome`] |
 
 mod bucket;
 mod closest;
+mod entry;
 mod outcome;
-mod slot;
+mod packed;
 mod subnet;
 mod table;
 
 #[cfg(test)]
-mod proptests;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_packed;
 
-pub use bucket::{Entries, Entry, KBucket};
+pub use bucket::{Entries, KBucket};
 pub use closest::Closest;
+pub use entry::Entry;
 pub use outcome::{FailureOutcome, InsertOutcome, RejectReason};
 pub use subnet::{is_local_address, subnet_key, SubnetKey};
 pub use table::RoutingTable;

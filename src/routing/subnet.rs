@@ -89,7 +89,7 @@ pub(crate) fn capped_key(ip: IpAddr, caps_on_local: bool) -> Option<SubnetKey> {
 /// no live entry shares a newcomer's subnet (the usual case: most contacts
 /// have a subnet of their own) instead of reading the whole table.
 ///
-/// About 2 bytes per entry. A fingerprint present says only "maybe": the
+/// One 2-byte fingerprint per capped entry. A fingerprint present says only "maybe": the
 /// caller then counts exactly. A fingerprint absent is exact, as long as
 /// every live entry's key was added once and removed when it left.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,10 +9,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::bucket::{Bucket, Entries, Entry, KBucket};
+use super::bucket::{Bucket, Entries, KBucket};
 use super::closest::Closest;
+use super::entry::Entry;
 use super::outcome::{FailureOutcome, InsertOutcome, RejectReason};
-use super::slot::Slot;
+use super::packed::PackedEntry;
 use super::subnet::{capped_key, SubnetFilter, SubnetKey};
 
 mod admission;
@@ -80,8 +81,9 @@ pub struct RoutingTable {
     /// Buckets `ID_BITS - buckets.len() ..ID_BITS`, lowest index first.
     /// Every bucket below the stored range is empty and was never touched,
     /// so it is not stored: only the ranges near the top hold contacts (a
-    /// network of `N` nodes fills about `log2(N / k)` buckets), and 160
-    /// empty bucket headers would cost 10 KB per node. The range grows
+    /// network of `N` nodes fills about `log2(N / k)` buckets), and a
+    /// header for every empty bucket would be most of a small table's
+    /// memory (docs/TESTING.md, "Memory per node"). The range grows
     /// downwards when an insert or touch first reaches a lower bucket.
     buckets: Vec<Bucket>,
     len: usize,
@@ -155,7 +157,7 @@ impl RoutingTable {
                     bucket.entries.remove(pos);
                     bucket
                         .entries
-                        .push(Slot::pack(Entry::new(contact, now), epoch));
+                        .push(PackedEntry::pack(Entry::new(contact, now), epoch));
                 }
                 bucket.touch(now);
             }
@@ -181,7 +183,7 @@ impl RoutingTable {
             bucket.replacements.remove(pos);
         }
         bucket.touch(now);
-        let entry = Slot::pack(Entry::new(contact, now), epoch);
+        let entry = PackedEntry::pack(Entry::new(contact, now), epoch);
 
         if bucket.entries.len() < k {
             Bucket::reserve_one(&mut bucket.entries, k);
@@ -205,7 +207,7 @@ impl RoutingTable {
             }
             return InsertOutcome::Inserted;
         }
-        let candidate = bucket.entries.first().map(Slot::contact);
+        let candidate = bucket.entries.first().map(PackedEntry::contact);
         self.park(index, entry);
         match candidate {
             Some(candidate) => InsertOutcome::PendingEviction { candidate },
@@ -336,25 +338,25 @@ impl RoutingTable {
     /// The live entry for `id` (replacement caches are not searched), as
     /// a copy.
     pub fn get(&self, id: &NodeId) -> Option<Entry> {
-        let slot = self.slot(id)?;
+        let slot = self.packed(id)?;
         Some(slot.unpack(self.epoch?))
     }
 
     /// The address of the live entry for `id`: `get(id)` without
     /// unpacking the rest of the entry.
     pub(crate) fn addr_of(&self, id: &NodeId) -> Option<SocketAddr> {
-        self.slot(id).map(Slot::addr)
+        self.packed(id).map(PackedEntry::addr)
     }
 
     /// The failure count of the live entry for `id`: `get(id)` without
     /// unpacking the rest of the entry.
     pub(crate) fn failures_of(&self, id: &NodeId) -> Option<u32> {
-        self.slot(id).map(Slot::failures)
+        self.packed(id).map(PackedEntry::failures)
     }
 
     /// Whether `id` is a live entry of the table.
     pub fn contains(&self, id: &NodeId) -> bool {
-        self.slot(id).is_some()
+        self.packed(id).is_some()
     }
 
     /// The `n` live contacts closest to `target` by XOR distance, closest
@@ -365,7 +367,7 @@ impl RoutingTable {
         let mut out = Vec::with_capacity(n.min(self.len));
         let mut walk = self.walk(target);
         while out.len() < n {
-            let Some(slot) = walk.next_slot() else {
+            let Some(slot) = walk.next_packed() else {
                 break;
             };
             out.push(slot.contact());
@@ -461,10 +463,11 @@ impl RoutingTable {
     /// Live entries counted against the subnet caps for `key` (0 for an
     /// exempt or unknown subnet).
     ///
-    /// Counted on demand: a per-subnet map would cost every node about
-    /// 30 bytes per entry (each contact of a real network has its own
-    /// subnet), and the cap checks that need the count run only for
-    /// newcomers, whose admission already cost a key proof.
+    /// Counted on demand: a per-subnet map would cost every node an entry
+    /// per contact (each contact of a real network has its own subnet;
+    /// docs/TESTING.md, "Memory per node"), and the cap checks that need
+    /// the count run only for newcomers, whose admission already cost a
+    /// key proof.
     pub fn subnet_count(&self, key: &SubnetKey) -> usize {
         if !self.subnets.may_contain(key) {
             return 0;
@@ -565,7 +568,7 @@ impl RoutingTable {
 
     /// The live slot for `id`: its bucket by distance, then a scan of at
     /// most k entries.
-    fn slot(&self, id: &NodeId) -> Option<&Slot> {
+    fn packed(&self, id: &NodeId) -> Option<&PackedEntry> {
         let index = self.local_id.bucket_index(id)?;
         let bucket = self.stored(index)?;
         bucket.entries.iter().find(|e| e.id() == id)

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::super::bucket::Bucket;
 use super::super::outcome::RejectReason;
-use super::super::slot::Slot;
+use super::super::packed::PackedEntry;
 use super::RoutingTable;
 use crate::id::NodeId;
 use crate::wire::Contact;
@@ -143,7 +143,7 @@ impl RoutingTable {
     }
 
     /// Removes the live entry `id` from bucket `index`, keeping counts.
-    pub(super) fn detach(&mut self, index: usize, id: &NodeId) -> Option<Slot> {
+    pub(super) fn detach(&mut self, index: usize, id: &NodeId) -> Option<PackedEntry> {
         let bucket = self.stored_mut(index)?;
         let pos = bucket.position(id)?;
         let removed = bucket.entries.remove(pos);
@@ -156,7 +156,7 @@ impl RoutingTable {
     /// `max_per_subnet_bucket` of one subnet (the oldest of that subnet
     /// makes way), at most `replacement_cache_size` in all (the oldest makes
     /// way). The caller has removed any older copy of the same id.
-    pub(super) fn park(&mut self, index: usize, entry: Slot) {
+    pub(super) fn park(&mut self, index: usize, entry: PackedEntry) {
         if self.replacement_cache_size == 0 {
             return;
         }

@@ -1,9 +1,9 @@
-//! How the table stores one [`Entry`] in memory: a [`Slot`] of 48 bytes
-//! instead of the 72 of an `Entry`, because the tables of a simulated
-//! 10,000-node network are most of its heap.
+//! How the table stores one [`Entry`] in memory: a [`PackedEntry`] of 48
+//! bytes, smaller than an `Entry`, because routing tables are most of a
+//! large simulated network's heap (docs/TESTING.md, "Memory per node").
 //!
 //! This module owns the packed form and the exact round trip
-//! `Entry -> Slot -> Entry`; it must never lose or round anything. Whatever
+//! `Entry -> PackedEntry -> Entry`; it must never lose or round anything. Whatever
 //! does not fit the compact forms (an IPv6 address with a flow label or
 //! scope id, a failure count above 255, a time more than 292 years from
 //! the table's epoch) is kept whole in a boxed `Entry`.
@@ -11,13 +11,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use super::bucket::Entry;
+use super::entry::Entry;
 use super::subnet::{is_local_address, subnet_key, SubnetKey};
 use crate::id::NodeId;
 use crate::wire::Contact;
 
 /// A time as signed nanoseconds from the table's epoch (its first insert),
-/// little-endian bytes so a [`Slot`] needs no 8-byte alignment inside.
+/// little-endian bytes so a [`PackedEntry`] needs no 8-byte alignment inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Offset([u8; 8]);
 
@@ -49,7 +49,7 @@ impl Offset {
 
 /// One entry of a bucket or replacement cache, packed. See the module doc.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Slot {
+pub(crate) enum PackedEntry {
     /// An IPv4 contact.
     V4 {
         id: NodeId,
@@ -70,9 +70,9 @@ pub(crate) enum Slot {
     Full(Box<Entry>),
 }
 
-impl Slot {
+impl PackedEntry {
     /// Packs `entry`, times relative to `epoch`.
-    pub(crate) fn pack(entry: Entry, epoch: Instant) -> Slot {
+    pub(crate) fn pack(entry: Entry, epoch: Instant) -> PackedEntry {
         let Entry {
             contact,
             last_seen,
@@ -80,24 +80,24 @@ impl Slot {
         } = entry;
         let (Some(seen), Ok(failures)) = (Offset::of(last_seen, epoch), u8::try_from(failures))
         else {
-            return Slot::Full(Box::new(entry));
+            return PackedEntry::Full(Box::new(entry));
         };
         match contact.addr {
-            SocketAddr::V4(a) => Slot::V4 {
+            SocketAddr::V4(a) => PackedEntry::V4 {
                 id: contact.id,
                 ip: a.ip().octets(),
                 port: a.port(),
                 failures,
                 seen,
             },
-            SocketAddr::V6(a) if a.flowinfo() == 0 && a.scope_id() == 0 => Slot::V6 {
+            SocketAddr::V6(a) if a.flowinfo() == 0 && a.scope_id() == 0 => PackedEntry::V6 {
                 id: contact.id,
                 ip: a.ip().octets(),
                 port: a.port(),
                 failures,
                 seen,
             },
-            SocketAddr::V6(_) => Slot::Full(Box::new(entry)),
+            SocketAddr::V6(_) => PackedEntry::Full(Box::new(entry)),
         }
     }
 
@@ -113,21 +113,21 @@ impl Slot {
     /// The contact's id.
     pub(crate) fn id(&self) -> &NodeId {
         match self {
-            Slot::V4 { id, .. } | Slot::V6 { id, .. } => id,
-            Slot::Full(e) => &e.contact.id,
+            PackedEntry::V4 { id, .. } | PackedEntry::V6 { id, .. } => id,
+            PackedEntry::Full(e) => &e.contact.id,
         }
     }
 
     /// The contact's address.
     pub(crate) fn addr(&self) -> SocketAddr {
         match self {
-            Slot::V4 { ip, port, .. } => {
+            PackedEntry::V4 { ip, port, .. } => {
                 SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(*ip), *port))
             }
-            Slot::V6 { ip, port, .. } => {
+            PackedEntry::V6 { ip, port, .. } => {
                 SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(*ip), *port, 0, 0))
             }
-            Slot::Full(e) => e.contact.addr,
+            PackedEntry::Full(e) => e.contact.addr,
         }
     }
 
@@ -142,8 +142,10 @@ impl Slot {
     /// Consecutive failed requests.
     pub(crate) fn failures(&self) -> u32 {
         match self {
-            Slot::V4 { failures, .. } | Slot::V6 { failures, .. } => u32::from(*failures),
-            Slot::Full(e) => e.failures,
+            PackedEntry::V4 { failures, .. } | PackedEntry::V6 { failures, .. } => {
+                u32::from(*failures)
+            }
+            PackedEntry::Full(e) => e.failures,
         }
     }
 
@@ -151,8 +153,10 @@ impl Slot {
     /// converts back, so the fallback to `epoch` is never taken.
     pub(crate) fn last_seen(&self, epoch: Instant) -> Instant {
         match self {
-            Slot::V4 { seen, .. } | Slot::V6 { seen, .. } => seen.at(epoch).unwrap_or(epoch),
-            Slot::Full(e) => e.last_seen,
+            PackedEntry::V4 { seen, .. } | PackedEntry::V6 { seen, .. } => {
+                seen.at(epoch).unwrap_or(epoch)
+            }
+            PackedEntry::Full(e) => e.last_seen,
         }
     }
 
@@ -160,18 +164,20 @@ impl Slot {
     /// count; a count past 255 moves the slot to the unpacked form.
     pub(crate) fn count_failure(&mut self, epoch: Instant) -> u32 {
         match self {
-            Slot::V4 { failures, .. } | Slot::V6 { failures, .. } if *failures < u8::MAX => {
+            PackedEntry::V4 { failures, .. } | PackedEntry::V6 { failures, .. }
+                if *failures < u8::MAX =>
+            {
                 *failures += 1;
                 u32::from(*failures)
             }
-            Slot::Full(e) => {
+            PackedEntry::Full(e) => {
                 e.failures = e.failures.saturating_add(1);
                 e.failures
             }
             _ => {
                 let mut e = self.unpack(epoch);
                 e.failures = e.failures.saturating_add(1);
-                *self = Slot::pack(e, epoch);
+                *self = PackedEntry::pack(e, epoch);
                 e.failures
             }
         }
@@ -183,8 +189,8 @@ impl Slot {
     /// without building the address for the usual IPv4 mismatch.
     pub(crate) fn counts_under(&self, key: &SubnetKey, caps_on_local: bool) -> bool {
         let same = match (self, key) {
-            (Slot::V4 { ip, .. }, SubnetKey::V4(prefix)) => ip[..3] == prefix[..],
-            (Slot::V4 { .. }, SubnetKey::V6(_)) => false,
+            (PackedEntry::V4 { ip, .. }, SubnetKey::V4(prefix)) => ip[..3] == prefix[..],
+            (PackedEntry::V4 { .. }, SubnetKey::V6(_)) => false,
             _ => subnet_key(self.addr().ip()) == *key,
         };
         same && (caps_on_local || !is_local_address(self.ip()))
@@ -192,9 +198,9 @@ impl Slot {
 
     fn ip(&self) -> IpAddr {
         match self {
-            Slot::V4 { ip, .. } => IpAddr::V4(Ipv4Addr::from(*ip)),
-            Slot::V6 { ip, .. } => IpAddr::V6(Ipv6Addr::from(*ip)),
-            Slot::Full(e) => e.contact.addr.ip(),
+            PackedEntry::V4 { ip, .. } => IpAddr::V4(Ipv4Addr::from(*ip)),
+            PackedEntry::V6 { ip, .. } => IpAddr::V6(Ipv6Addr::from(*ip)),
+            PackedEntry::Full(e) => e.contact.addr.ip(),
         }
     }
 }
@@ -205,8 +211,8 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn slot_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 48);
+    fn packed_entry_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<PackedEntry>(), 48);
     }
 
     fn entry(addr: SocketAddr, failures: u32, last_seen: Instant) -> Entry {
@@ -240,8 +246,8 @@ mod tests {
                 false,
             ),
         ] {
-            let slot = Slot::pack(e, epoch);
-            assert_eq!(!matches!(slot, Slot::Full(_)), compact, "{e:?}");
+            let slot = PackedEntry::pack(e, epoch);
+            assert_eq!(!matches!(slot, PackedEntry::Full(_)), compact, "{e:?}");
             assert_eq!(slot.unpack(epoch), e);
         }
     }
@@ -271,7 +277,7 @@ mod tests {
                 SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]), port))
             };
             let e = Entry { contact: Contact { id: NodeId::from_bytes(id), addr }, last_seen, failures };
-            let slot = Slot::pack(e, epoch);
+            let slot = PackedEntry::pack(e, epoch);
             prop_assert_eq!(slot.unpack(epoch), e);
             prop_assert_eq!(*slot.id(), e.contact.id);
             for caps_on_local in [false, true] {

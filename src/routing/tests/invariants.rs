@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rand::SeedableRng;
 
-use super::*;
 use crate::config::Config;
 use crate::id::{NodeId, ID_BITS, ID_LEN};
+use crate::routing::*;
 use crate::wire::Contact;
 
 /// Addresses the generated contacts draw from: several share an IPv4 /24,

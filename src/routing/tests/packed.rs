@@ -6,9 +6,9 @@
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use super::*;
 use crate::config::Config;
 use crate::id::{NodeId, ID_BITS, ID_LEN};
+use crate::routing::*;
 use crate::wire::Contact;
 
 /// An id in bucket `bucket` (>= 16) of the zero id, told apart by `low`.

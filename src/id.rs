@@ -1,5 +1,6 @@
 //! The 160-bit identifier space: [`NodeId`] (also used as a storage [`Key`]),
-//! the XOR [`Distance`] between two ids, and bucket indices.
+//! the XOR [`Distance`] between two ids, bucket indices, and the
+//! [`IdParseError`] of an id's hex form.
 //!
 //! This module owns the metric and nothing else. It does no I/O, never
 //! panics on any input, and draws randomness only from an RNG it is handed.
@@ -9,8 +10,6 @@ use std::str::FromStr;
 
 use rand::Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::error::IdParseError;
 
 /// Length of an id in bytes (160 bits).
 pub const ID_LEN: usize = 20;
@@ -192,6 +191,23 @@ impl<'de> Deserialize<'de> for NodeId {
             <[u8; ID_LEN]>::deserialize(deserializer).map(NodeId)
         }
     }
+}
+
+/// A hex node id could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdParseError {
+    /// The string is not 40 characters long.
+    #[error("a node id is 40 hex digits, found {found} characters")]
+    Length {
+        /// Characters found.
+        found: usize,
+    },
+    /// A character is not a hex digit.
+    #[error("character {position} of the node id is not a hex digit")]
+    NotHex {
+        /// Zero-based index of the offending byte.
+        position: usize,
+    },
 }
 
 /// The XOR distance between two ids, ordered as a 160-bit unsigned integer

@@ -43,7 +43,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
 
-use crate::error::IdentityError;
 use crate::id::NodeId;
 use crate::wire::{KeyProof, Nonce, Signature};
 
@@ -65,6 +64,38 @@ const TEMP_NAME_ATTEMPTS: u32 = 16;
 
 /// Distinguishes temporary files of concurrent saves in one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Loading or saving an identity key file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The file could not be read or written.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not have the size of a key file.
+    #[error("key file {path} has {found} bytes, a key file has exactly {expected}")]
+    WrongSize {
+        /// The key file.
+        path: PathBuf,
+        /// Bytes found.
+        found: usize,
+        /// Bytes expected.
+        expected: usize,
+    },
+    /// The file has the right size but not the key file's header or checksum.
+    #[error("key file {path} is corrupt: {reason}")]
+    Corrupt {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
 
 /// An ed25519 keypair and the node id it determines.
 ///

@@ -8,9 +8,9 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::DhtError;
 use super::{Command, DhtStats};
 use crate::config::Config;
-use crate::error::DhtError;
 use crate::identity::Identity;
 use crate::node::{Event, Node, QueryId, QueryOutcome, QueryStats};
 

@@ -7,6 +7,7 @@
 //! [`Dht::shutdown`]) ends the task.
 
 mod driver;
+mod error;
 mod testnet;
 
 use std::net::SocketAddr;
@@ -16,7 +17,6 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
-use crate::error::DhtError;
 use crate::id::{Key, NodeId};
 use crate::identity::Identity;
 use crate::node::{NodeStats, QueryOutcome, QueryStats};
@@ -24,6 +24,7 @@ pub use crate::node::{QueryOptions, QueryRequest};
 use crate::record::{ImmutableRecord, Record, SignedRecord};
 use crate::wire::Contact;
 
+pub use error::DhtError;
 pub use testnet::Testnet;
 
 /// Commands from handles to the driver task.

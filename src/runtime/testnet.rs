@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use super::Dht;
+use super::DhtError;
 use crate::config::Config;
-use crate::error::DhtError;
 use crate::identity::Identity;
 
 /// `n` nodes on 127.0.0.1 (or `::1`), each bootstrapped from the first.

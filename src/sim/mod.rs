@@ -70,6 +70,7 @@
 
 mod adversary;
 mod config;
+mod error;
 mod link;
 mod lookups;
 mod membership;
@@ -97,7 +98,6 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::error::SimError;
 use crate::id::NodeId;
 use crate::node::{Node, QueryId};
 
@@ -105,6 +105,7 @@ pub use adversary::{Misbehaviour, StoreAnswers};
 pub use config::{
     ChurnConfig, KeyProofs, LatencyDistribution, LinkConfig, SimConfig, MAX_SIM_NODES,
 };
+pub use error::SimError;
 pub use lookups::{LookupKind, LookupRecord, PutReport};
 pub use summary::{peak_rss_bytes, Percentiles, Summary};
 

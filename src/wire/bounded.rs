@@ -45,8 +45,8 @@ use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::DecodeError;
 use super::{Contact, MAX_CONTACTS, MAX_PROVIDERS, MAX_SALT_SIZE, MAX_VALUE_SIZE};
-use crate::error::DecodeError;
 use crate::id::{NodeId, ID_LEN};
 
 thread_local! {
@@ -318,7 +318,7 @@ mod tests {
     use serde::de::value::{BytesDeserializer, Error as ValueError};
 
     use super::{clear, salt, take, value};
-    use crate::error::DecodeError;
+    use crate::wire::DecodeError;
 
     #[test]
     fn human_readable_value_and_salt_are_checked_too() {

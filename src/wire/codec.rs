@@ -36,10 +36,10 @@
 use postcard::ser_flavors::Flavor;
 
 use super::{
-    bounded, encoded_len, fast, Body, Contact, Message, Request, Response, MAX_CONTACTS,
-    MAX_DATAGRAM_SIZE, MAX_PROVIDERS, MAX_SALT_SIZE, MAX_VALUE_SIZE, PROTOCOL_VERSION,
+    bounded, encoded_len, fast, Body, Contact, DecodeError, EncodeError, Message, Request,
+    Response, MAX_CONTACTS, MAX_DATAGRAM_SIZE, MAX_PROVIDERS, MAX_SALT_SIZE, MAX_VALUE_SIZE,
+    PROTOCOL_VERSION,
 };
-use crate::error::{DecodeError, EncodeError};
 use crate::record::Record;
 
 /// Encodes `msg` into a new datagram.

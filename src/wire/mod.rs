@@ -6,6 +6,7 @@
 
 pub(crate) mod bounded;
 mod codec;
+mod error;
 mod fast;
 mod message;
 mod size;
@@ -13,6 +14,7 @@ mod size;
 mod tests;
 
 pub use codec::{decode, encode, encode_into};
+pub use error::{DecodeError, EncodeError};
 pub use message::{
     Body, Contact, ErrorCode, KeyProof, Message, Nonce, Request, Response, Signature, Token, TxId,
 };

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::error::DecodeError;
+use crate::wire::DecodeError;
 use crate::wire::{decode, encode, MAX_DATAGRAM_SIZE, PROTOCOL_VERSION};
 
 /// The datagram of `msg` as a careless or hostile peer would write it: the

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::error::EncodeError;
+use crate::wire::EncodeError;
 use crate::wire::{
     contact_encoded_len, decode, encode, encode_into, encoded_len, fit_providers, TxId,
     MAX_DATAGRAM_SIZE,

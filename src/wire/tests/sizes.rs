@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 
 use super::*;
-use crate::error::EncodeError;
+use crate::wire::EncodeError;
 use crate::wire::{contact_encoded_len, decode, encode, MAX_DATAGRAM_SIZE};
 
 /// A header of minimal (txid 0) or maximal (txid u64::MAX) size.

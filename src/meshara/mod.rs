@@ -7,9 +7,10 @@
 //! (ed25519 || x25519). It never trusts a DHT answer as identity: records
 //! are verified on read, and a found contact is only a hint until the
 //! connection proves the key ([`Connector`]'s contract). It depends on no
-//! Meshara crate: Meshara implements four small traits ([`Signer`],
-//! [`LocalRoutes`], [`Connector`], [`PeerConn`]) for its own types;
-//! `docs/MESHARA.md` shows the glue.
+//! Meshara crate: Meshara implements small traits ([`Signer`],
+//! [`LocalRoutes`], and [`Dialer`] + [`Channel`] for [`ProvenConnector`], or
+//! [`Connector`] + [`PeerConn`] directly) for its own types;
+//! `docs/MESHARA.md` shows the glue, compiled in `meshara-glue/`.
 //!
 //! | item | role |
 //! |---|---|
@@ -17,6 +18,7 @@
 //! | [`route_with_dht`] | local route, else DHT contact + key proof, else [`RouteError::NoRouteToDestination`] |
 //! | [`spawn_maintenance`] / [`MesharaDht::spawn_maintenance`] | hourly re-advertisement, bootstrap every 5 min, backoff |
 //! | [`Signer`], [`LocalRoutes`], [`Connector`], [`PeerConn`] | what the router implements |
+//! | [`ProvenConnector`] over [`Dialer`] + [`Channel`] | a [`Connector`] from a router's plain transport: key proof, pool, dead-connection recovery |
 //! | [`ContactInfo`], [`verify_contact`], [`MesharaBinding`] | record formats and checks |
 //! | [`TcpConnector`], [`TcpEndpoint`], [`KeySigner`], [`MapRoutes`] | reference implementations (TCP with a mutual key proof) |
 //!
@@ -47,6 +49,7 @@ mod content;
 mod error;
 mod hex;
 mod maintenance;
+mod proven;
 mod reference;
 mod route;
 mod tcp;
@@ -63,6 +66,10 @@ pub use contact::{
 pub use error::{AdvertiseError, LookupError, RouteError};
 pub use maintenance::{
     spawn_maintenance, Maintain, MaintenanceConfig, MaintenanceError, MaintenanceHandle,
+};
+pub use proven::{
+    answer_key_challenge, check_key_answer, Channel, ChannelError, Dialer, ProvenConfig,
+    ProvenConn, ProvenConnector, ProvenError, CHANNEL_KEY_PROOF_DOMAIN, KEY_ANSWER_LEN,
 };
 pub use reference::{KeySigner, MapRoutes};
 pub use route::{route_with_dht, Delivery};

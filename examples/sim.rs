@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         println!("bootstrapping {} nodes (seed {})...", args.nodes, args.seed);
     }
     let json = args.json;
-    let progress = |r: &meshara_dht::sim::BootstrapReport| {
+    let progress = |r: &meshara_dht::sim::NetworkBootstrapReport| {
         if !json {
             println!(
                 "  wave {:>2}: {:>7} nodes joined, {:>7.1} s wall, {:>6.1} s virtual, peak RSS {} MiB",

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::link::Fate;
-use super::world::What;
+use super::world::SimEvent;
 use super::{nanos, Simulation};
 use crate::id::Key;
 use crate::record::{ImmutableRecord, Record, Refusal};
@@ -333,7 +333,7 @@ impl Simulation {
             }
         };
         for d in delays {
-            let what = What::Deliver {
+            let what = SimEvent::Deliver {
                 from: from32,
                 to: to32,
                 payload: payload.clone(),

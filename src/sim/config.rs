@@ -167,8 +167,9 @@ impl ChurnConfig {
 ///
 /// Every contact proves once, to every node that admits it to its routing
 /// table, that it holds the key behind its id: a signature and a
-/// verification per (node, contact) pair, about 350 per node at 10,000
-/// nodes. With ed25519 that is most of a large simulation's CPU time.
+/// verification per (node, contact) pair, hundreds per node in a large
+/// network. With ed25519 that is most of a large simulation's CPU time
+/// (figures: docs/BENCHMARKS.md, "Simulator").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeyProofs {
     /// Real ed25519 proofs, exactly as a deployed node makes them.

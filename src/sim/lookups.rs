@@ -11,58 +11,16 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::summary::{BatchContext, Summary};
-use super::world::{Command, What};
+use super::summary::{BatchContext, LookupKind, LookupRecord, Summary};
+use super::world::{Command, SimEvent};
 use super::{nanos, Simulation};
 use crate::id::{DistanceKey, NodeId};
 use crate::node::{Node, QueryId, QueryOptions, QueryOutcome, QueryRequest, QueryStats};
 use crate::record::{ImmutableRecord, Record};
 
-/// What a lookup looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LookupKind {
-    /// `start_find_node` of a random target.
-    FindNode,
-    /// `start_get_immutable` of a published record.
-    Get,
-}
-
-impl LookupKind {
-    /// `"find_node"` or `"get"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LookupKind::FindNode => "find_node",
-            LookupKind::Get => "get",
-        }
-    }
-}
-
-/// One finished lookup, as measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LookupRecord {
-    /// What it looked for.
-    pub kind: LookupKind,
-    /// Rounds: the engine's `QueryStats::hops`.
-    pub hops: u32,
-    /// Requests sent: the engine's `QueryStats::messages`.
-    pub messages: u32,
-    /// Virtual time from start to finish.
-    pub latency: Duration,
-    /// Whether it hit `Config::lookup_timeout`.
-    pub timed_out: bool,
-    /// Find-node: the result is exactly the k live nodes closest to the
-    /// target (the origin excluded), in order (or, with
-    /// `SimConfig::verify_lookups` off, merely non-empty). Get: the
-    /// published record was returned.
-    pub success: bool,
-    /// Find-node with verification: the fraction of the true k closest
-    /// live nodes found. `None` otherwise.
-    pub recall: Option<f64>,
-}
-
-/// How a batch of puts went.
+/// How a batch of puts went ([`Simulation::publish_records`]).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PutReport {
+pub struct PublishReport {
     /// Puts started.
     pub records: usize,
     /// Puts whose origin left before they finished.
@@ -142,7 +100,7 @@ impl Simulation {
     /// Publishes `count` immutable records, each from a different random
     /// live node (which is then pinned: churn never removes it, so it keeps
     /// republishing), and waits for the puts.
-    pub fn publish_records(&mut self, count: usize) -> PutReport {
+    pub fn publish_records(&mut self, count: usize) -> PublishReport {
         let mut plan = Vec::with_capacity(count);
         for i in 0..count {
             let value = format!("meshara-dht sim record {i} of seed {}", self.cfg.seed);
@@ -186,7 +144,7 @@ impl Simulation {
         let limit = self.now.saturating_add(nanos(self.batch_limit()));
         self.run_until(limit, |s| s.batch.pending == 0);
         let stored = &self.batch.stored;
-        PutReport {
+        PublishReport {
             records: plan.len(),
             abandoned: self.batch.abandoned,
             stored_min: stored.iter().copied().min().unwrap_or(0),
@@ -301,7 +259,7 @@ impl Simulation {
         for i in 0..count {
             let at = self.now.saturating_add(interval.saturating_mul(i as u64));
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            self.schedule(at, What::Command(Command::StartLookup { index }));
+            self.schedule(at, SimEvent::Command(Command::StartLookup { index }));
         }
         let limit = self
             .now

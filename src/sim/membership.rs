@@ -13,8 +13,8 @@ use rand::Rng;
 use super::config::{ChurnConfig, KeyProofs};
 use super::link::mix64;
 use super::lookups::Tracked;
-use super::world::{Command, What};
-use super::{nanos, BootstrapReport, Simulation, Slot, SlotState};
+use super::world::{Command, SimEvent};
+use super::{nanos, NetworkBootstrapReport, NodeSlot, Simulation, SlotState};
 use crate::error::SimError;
 use crate::identity::Identity;
 use crate::node::{Node, ProofScheme};
@@ -60,7 +60,7 @@ impl Simulation {
             node.set_proof_scheme(ProofScheme::Modelled);
         }
         self.ids.push(node.id());
-        self.slots.push(Slot {
+        self.slots.push(NodeSlot {
             node: None,
             timer: u64::MAX,
             state: SlotState::Alive,
@@ -104,7 +104,7 @@ impl Simulation {
 
     /// The initial bootstrap: node 0 alone, then waves of newcomers, each
     /// bootstrapping from random nodes of earlier waves.
-    pub(super) fn bootstrap_network(&mut self, mut progress: impl FnMut(&BootstrapReport)) {
+    pub(super) fn bootstrap_network(&mut self, mut progress: impl FnMut(&NetworkBootstrapReport)) {
         let wall = Instant::now();
         let start = self.now;
         let delivered = self.stats.delivered;
@@ -125,7 +125,7 @@ impl Simulation {
                 let from_live = u32::try_from(joined).unwrap_or(u32::MAX);
                 self.schedule(
                     self.now + offset,
-                    What::Command(Command::WaveJoin { from_live }),
+                    SimEvent::Command(Command::WaveJoin { from_live }),
                 );
             }
             self.batch.wave_pending = wave;
@@ -144,7 +144,7 @@ impl Simulation {
         start: u64,
         delivered: u64,
         tables: bool,
-    ) -> BootstrapReport {
+    ) -> NetworkBootstrapReport {
         let mean_table_size = if tables {
             let sum: usize = self
                 .slots
@@ -156,7 +156,7 @@ impl Simulation {
         } else {
             0.0
         };
-        BootstrapReport {
+        NetworkBootstrapReport {
             nodes: self.live.len(),
             waves,
             failed: self.batch.wave_failed,
@@ -190,11 +190,11 @@ impl Simulation {
         let generation = self.churn_generation;
         if churn.leaves_per_sec > 0.0 {
             let at = self.next_arrival(churn.leaves_per_sec);
-            self.schedule(at, What::Command(Command::Leave { generation }));
+            self.schedule(at, SimEvent::Command(Command::Leave { generation }));
         }
         if churn.joins_per_sec > 0.0 {
             let at = self.next_arrival(churn.joins_per_sec);
-            self.schedule(at, What::Command(Command::Join { generation }));
+            self.schedule(at, SimEvent::Command(Command::Join { generation }));
         }
         Ok(())
     }
@@ -227,7 +227,7 @@ impl Simulation {
             }
         }
         let at = self.next_arrival(self.cfg.churn.leaves_per_sec);
-        self.schedule(at, What::Command(Command::Leave { generation }));
+        self.schedule(at, SimEvent::Command(Command::Leave { generation }));
     }
 
     pub(super) fn churn_join(&mut self, generation: u64) {
@@ -236,7 +236,7 @@ impl Simulation {
         }
         self.join_node();
         let at = self.next_arrival(self.cfg.churn.joins_per_sec);
-        self.schedule(at, What::Command(Command::Join { generation }));
+        self.schedule(at, SimEvent::Command(Command::Join { generation }));
     }
 
     /// A fresh node (new identity, new slot and address) joins now,

@@ -64,9 +64,9 @@
 //! | `window.rs` | lookahead windows: the engines' work of each stretch of virtual time shorter than the smallest link latency, on several threads, merged in a fixed order |
 //! | `pool.rs` | the worker threads windows run on: started once, one job per window, stopped on drop |
 //! | `membership.rs` | bootstrap waves, joins, departures, churn, partitions |
-//! | `lookups.rs` | lookup and get batches, publishing, brute-force verification |
+//! | `lookups.rs` | lookup and get batches, publishing ([`PublishReport`]), brute-force verification |
 //! | `adversary.rs` | [`Misbehaviour`]: malicious nodes whose answers the simulator rewrites or drops; forged requests sent by hand ([`Simulation::send_forged`]) and the [`StoreAnswers`] they get |
-//! | `summary.rs` | [`Summary`]: percentiles, success, histogram, `Display`, JSON |
+//! | `summary.rs` | [`LookupRecord`] (one measured lookup) and [`Summary`]: percentiles, success, histogram, `Display`, JSON |
 
 mod adversary;
 mod config;
@@ -82,14 +82,6 @@ mod world;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_adversary;
-#[cfg(test)]
-mod tests_attacks;
-#[cfg(test)]
-mod tests_eclipse;
-#[cfg(test)]
-mod tests_proofs;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -106,14 +98,14 @@ pub use config::{
     ChurnConfig, KeyProofs, LatencyDistribution, LinkConfig, SimConfig, MAX_SIM_NODES,
 };
 pub use error::SimError;
-pub use lookups::{LookupKind, LookupRecord, PutReport};
-pub use summary::{peak_rss_bytes, Percentiles, Summary};
+pub use lookups::PublishReport;
+pub use summary::{peak_rss_bytes, LookupKind, LookupRecord, Percentiles, Summary};
 
 use link::LinkModel;
 use lookups::{Batch, PublishedRecord, Tracked};
 use membership::Partition;
 use queue::EventQueue;
-use world::What;
+use world::SimEvent;
 
 /// The UDP port every simulated node listens on.
 pub const SIM_PORT: u16 = 6881;
@@ -171,7 +163,7 @@ enum SlotState {
 /// One simulated node: the engine, boxed so slots stay small, and its
 /// armed timer.
 #[derive(Debug, Clone)]
-struct Slot {
+struct NodeSlot {
     node: Option<Box<Node>>,
     /// The virtual time of the node's live timer event; `u64::MAX` if none.
     timer: u64,
@@ -205,10 +197,11 @@ pub struct NetworkStats {
     pub peak_queue: u64,
 }
 
-/// How the initial bootstrap went (or, in a progress callback, how far it
-/// got).
+/// How the initial bootstrap of the whole simulated network went (or, in a
+/// progress callback, how far it got). Not the runtime's per-node
+/// `BootstrapReport`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BootstrapReport {
+pub struct NetworkBootstrapReport {
     /// Nodes in the network (joined so far).
     pub nodes: usize,
     /// Waves used.
@@ -238,8 +231,8 @@ pub struct Simulation {
     now: u64,
     rng: StdRng,
     link: LinkModel,
-    queue: EventQueue<What>,
-    slots: Vec<Slot>,
+    queue: EventQueue<SimEvent>,
+    slots: Vec<NodeSlot>,
     /// Node id per slot (dense, for brute-force checks).
     ids: Vec<NodeId>,
     /// Live slots, in no meaningful order; `live_pos[slot]` is the index
@@ -260,7 +253,7 @@ pub struct Simulation {
     joined: u64,
     log: blake3::Hasher,
     stats: NetworkStats,
-    bootstrap: BootstrapReport,
+    bootstrap: NetworkBootstrapReport,
     /// Reused buffer for brute-force closest searches (distances as
     /// [`DistanceKey`](crate::id::DistanceKey): compared a word at a time,
     /// not by `memcmp`).
@@ -296,7 +289,7 @@ impl Simulation {
     /// (for progress bars on large networks).
     pub fn with_progress(
         cfg: SimConfig,
-        progress: impl FnMut(&BootstrapReport),
+        progress: impl FnMut(&NetworkBootstrapReport),
     ) -> Result<Self, SimError> {
         cfg.validate()?;
         let seed = cfg.seed;
@@ -320,7 +313,7 @@ impl Simulation {
             joined: 0,
             log: blake3::Hasher::new(),
             stats: NetworkStats::default(),
-            bootstrap: BootstrapReport::default(),
+            bootstrap: NetworkBootstrapReport::default(),
             scratch: Vec::new(),
             adversary: None,
             get_paths: None,
@@ -379,7 +372,7 @@ impl Simulation {
     }
 
     /// How the initial bootstrap went.
-    pub fn bootstrap_report(&self) -> BootstrapReport {
+    pub fn bootstrap_report(&self) -> NetworkBootstrapReport {
         self.bootstrap
     }
 

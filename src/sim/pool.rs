@@ -2,10 +2,10 @@
 //! lookahead window, stopped when the simulation is dropped.
 //!
 //! This module owns those threads and nothing else. Spawning threads for
-//! every window cost tens of microseconds per window, more than a small
-//! window's work is worth sharing (a lookup phase has ~10,000 windows of
-//! ~130 inputs each), so small windows ran on one thread; long-lived
-//! workers hand a job over and back for a channel message each way.
+//! every window would cost more than a small window's work is worth
+//! sharing, and a lookup phase is mostly small windows (figures:
+//! docs/BENCHMARKS.md, "Simulator"); long-lived workers hand a job over
+//! and back for a channel message each way.
 //!
 //! Each worker runs one job at a time, in the order given; which thread
 //! ran a job never shows in its result, so runs stay the same whatever the

@@ -23,12 +23,10 @@
 //! never ahead of it: had it jumped to a far timer, every later push
 //! before that timer would have been a sorted insert.
 //!
-//! Why not a heap: the previous `BinaryHeap` of keys missed the cache on
-//! each level of every sift-down; with 2,000 nodes its pop was 8.7% of a
-//! simulation's CPU (10.2% at 5,000 nodes), and the queue's part, push and
-//! pop, fell from 10.4% to 3.6% (11.5% to 4.1% at 5,000 nodes) with this
-//! calendar; a 5,000-node simulation took 57.1 s of user time instead of
-//! 64.9 s, with the same event order (event-log hashes unchanged).
+//! Why not a heap: a `BinaryHeap` of keys misses the cache on each level
+//! of every sift-down, and the queue is on the path of every event; the
+//! calendar gives the same order for a fraction of the cost (figures:
+//! docs/BENCHMARKS.md, "Simulator").
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -1,4 +1,5 @@
-//! [`Summary`]: what a batch of simulated lookups measured (percentiles of
+//! [`Summary`]: what a batch of simulated lookups measured (each lookup a
+//! [`LookupRecord`]; percentiles of
 //! hops, messages and latency, success, a hop histogram, wall time and
 //! peak memory), shown for humans by `Display` and for machines by
 //! [`Summary::to_json`] (one JSON object; the fields are documented in
@@ -10,7 +11,47 @@
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use super::lookups::LookupRecord;
+/// What a lookup looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupKind {
+    /// `start_find_node` of a random target.
+    FindNode,
+    /// `start_get_immutable` of a published record.
+    Get,
+}
+
+impl LookupKind {
+    /// `"find_node"` or `"get"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LookupKind::FindNode => "find_node",
+            LookupKind::Get => "get",
+        }
+    }
+}
+
+/// One finished lookup, as measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LookupRecord {
+    /// What it looked for.
+    pub kind: LookupKind,
+    /// Rounds: the engine's `QueryStats::hops`.
+    pub hops: u32,
+    /// Requests sent: the engine's `QueryStats::messages`.
+    pub messages: u32,
+    /// Virtual time from start to finish.
+    pub latency: Duration,
+    /// Whether it hit `Config::lookup_timeout`.
+    pub timed_out: bool,
+    /// Find-node: the result is exactly the k live nodes closest to the
+    /// target (the origin excluded), in order (or, with
+    /// `SimConfig::verify_lookups` off, merely non-empty). Get: the
+    /// published record was returned.
+    pub success: bool,
+    /// Find-node with verification: the fraction of the true k closest
+    /// live nodes found. `None` otherwise.
+    pub recall: Option<f64>,
+}
 
 /// p50, p90, p99, max and mean of a sample (nearest-rank percentiles; all
 /// zero for an empty sample).

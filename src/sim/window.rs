@@ -43,7 +43,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::pool::Pool;
-use super::world::{Command, What};
+use super::world::{Command, SimEvent};
 use super::{nanos, Simulation, SlotState};
 use crate::node::{Event, Node, Transmit};
 
@@ -52,10 +52,9 @@ pub(super) const NO_WORK: u32 = u32::MAX;
 
 /// Windows with fewer inputs than this per thread run on fewer threads:
 /// handing a couple of dozen datagrams to a worker (a channel message each
-/// way, `pool.rs`) costs more than it saves. 32 ran the lookup phase of
-/// the 10,000-node run in 7.9 s where 64 and 256 took 8.2 and 8.5 s. The
-/// unit tests use 2, so that their small networks run on several threads
-/// too.
+/// way, `pool.rs`) costs more than it saves (the threshold was measured:
+/// docs/BENCHMARKS.md, "Simulator"). The unit tests use 2, so that their
+/// small networks run on several threads too.
 const PARALLEL_MIN_INPUTS: usize = if cfg!(test) { 2 } else { 32 };
 
 /// One input of an engine inside a window.
@@ -87,14 +86,14 @@ pub(super) struct Work {
 }
 
 /// An engine's inputs in a window, in time order. The buffers go back to
-/// [`Simulation`] after each window and serve the next one (a buffer per
-/// engine per window was an allocation per engine per window).
+/// [`Simulation`] after each window and serve the next one, so a window
+/// does not allocate a buffer per engine.
 pub(super) type Inputs = Vec<(u64, Input)>;
 
 /// Most spare input buffers kept between windows, and the largest kept
-/// (in inputs): enough for the windows of a 10,000-node bootstrap (~1,500
-/// engines each, a handful of inputs per engine), and at most 4,096 x 16
-/// inputs of 72 bytes (under 5 MiB) held.
+/// (in inputs): enough for the windows of a large network's bootstrap
+/// (over a thousand engines each, a handful of inputs per engine), and at
+/// most 4,096 x 16 inputs of 72 bytes (under 5 MiB) held.
 const SPARE_INPUTS: usize = 4096;
 const SPARE_INPUT_CAPACITY: usize = 16;
 
@@ -162,7 +161,7 @@ impl Simulation {
             };
             self.now = self.now.max(at);
             match what {
-                What::Deliver { from, to, payload } => {
+                SimEvent::Deliver { from, to, payload } => {
                     if self.delivery_blocked(from, to) {
                         continue;
                     }
@@ -181,14 +180,14 @@ impl Simulation {
                         },
                     ));
                 }
-                What::Timer { node } => {
+                SimEvent::Timer { node } => {
                     if let Some(w) = self.work_for(&mut works, node) {
                         w.event_popped |= at == w.timer_before;
                         w.inputs.push((at, Input::Timer));
                     }
                 }
-                What::Command(Command::WaveJoin { from_live }) => self.wave_join(from_live),
-                What::Command(Command::StartLookup { index }) => {
+                SimEvent::Command(Command::WaveJoin { from_live }) => self.wave_join(from_live),
+                SimEvent::Command(Command::StartLookup { index }) => {
                     let Some(origin) = self.lookup_origin(index) else {
                         continue;
                     };
@@ -199,7 +198,7 @@ impl Simulation {
                     }
                     self.start_lookup_from(index, origin);
                 }
-                What::Command(c) => {
+                SimEvent::Command(c) => {
                     end = at;
                     after = Some((at, c));
                     break;
@@ -237,7 +236,7 @@ impl Simulation {
                 self.spare_inputs.push(w.inputs);
             }
             if requeue {
-                self.schedule(w.timer, What::Timer { node: w.slot });
+                self.schedule(w.timer, SimEvent::Timer { node: w.slot });
             }
         }
         if let Some((at, c)) = after {

@@ -12,9 +12,10 @@ use super::link::Fate;
 use super::{nanos, Simulation};
 use crate::node::Event;
 
-/// What an event does.
+/// An event in the simulator's queue, run at its virtual time (not the
+/// engine's [`Event`], which an engine emits).
 #[derive(Debug, Clone)]
-pub(super) enum What {
+pub(super) enum SimEvent {
     /// A datagram arrives at `to`.
     Deliver {
         from: u32,
@@ -49,7 +50,7 @@ pub(super) enum Command {
 const MIN_LOOKAHEAD: u64 = 1_000_000;
 
 impl Simulation {
-    pub(super) fn schedule(&mut self, at: u64, what: What) {
+    pub(super) fn schedule(&mut self, at: u64, what: SimEvent) {
         self.queue.push(at, what);
         self.stats.peak_queue = self.stats.peak_queue.max(self.queue.len() as u64);
     }
@@ -81,9 +82,9 @@ impl Simulation {
             };
             self.now = self.now.max(at);
             match what {
-                What::Deliver { from, to, payload } => self.deliver(from, to, &payload),
-                What::Timer { node } => self.fire_timer(node, at),
-                What::Command(c) => self.command(c),
+                SimEvent::Deliver { from, to, payload } => self.deliver(from, to, &payload),
+                SimEvent::Timer { node } => self.fire_timer(node, at),
+                SimEvent::Command(c) => self.command(c),
             }
         }
     }
@@ -152,7 +153,7 @@ impl Simulation {
                 s.node = Some(node);
                 s.timer = real;
             }
-            self.schedule(real, What::Timer { node: slot });
+            self.schedule(real, SimEvent::Timer { node: slot });
             return;
         }
         self.stats.timers += 1;
@@ -176,7 +177,7 @@ impl Simulation {
             if let Some(at) = deadline {
                 if at < s.timer {
                     s.timer = at;
-                    self.schedule(at, What::Timer { node: slot });
+                    self.schedule(at, SimEvent::Timer { node: slot });
                 }
             }
         }
@@ -206,7 +207,7 @@ impl Simulation {
                 let at = self.now.saturating_add(nanos(d));
                 self.schedule(
                     at,
-                    What::Deliver {
+                    SimEvent::Deliver {
                         from: slot,
                         to,
                         payload: t.payload,
@@ -221,7 +222,7 @@ impl Simulation {
                 );
                 self.schedule(
                     at1,
-                    What::Deliver {
+                    SimEvent::Deliver {
                         from: slot,
                         to,
                         payload: t.payload.clone(),
@@ -229,7 +230,7 @@ impl Simulation {
                 );
                 self.schedule(
                     at2,
-                    What::Deliver {
+                    SimEvent::Deliver {
                         from: slot,
                         to,
                         payload: t.payload,

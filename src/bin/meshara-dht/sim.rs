@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use meshara_dht::sim::{BootstrapReport, ChurnConfig, KeyProofs, SimConfig, Simulation};
+use meshara_dht::sim::{ChurnConfig, KeyProofs, NetworkBootstrapReport, SimConfig, Simulation};
 
 use crate::error::CliError;
 use crate::progress::Progress;
@@ -88,7 +88,7 @@ fn simulate(args: SimArgs, progress: Progress) -> Result<Outcome, CliError> {
         }
     );
     let bar = progress.bar(args.nodes, "bootstrap");
-    let mut sim = Simulation::with_progress(cfg, |r: &BootstrapReport| {
+    let mut sim = Simulation::with_progress(cfg, |r: &NetworkBootstrapReport| {
         bar.set_position(r.nodes as u64);
     })
     .map_err(CliError::Sim)?;

@@ -1,5 +1,5 @@
 //! Adversarial simulations: a share of the nodes of a bootstrapped
-//! network (400 nodes, and the 1,000-node network of `sim::tests`) turns
+//! network (400 nodes, and the shared 1,000-node network) turns
 //! malicious (see [`Misbehaviour`]) and honest nodes get honest records,
 //! with one lookup path and with four disjoint paths. The bounds asserted
 //! are the measured figures with a margin (docs/SECURITY.md, "Adversarial
@@ -9,29 +9,13 @@ use std::sync::OnceLock;
 
 use super::*;
 
-/// Nodes in the shared network.
-const NODES: usize = 400;
-
-/// The network every test starts from: bootstrapped once, 40 records
-/// published by honest (pinned) nodes before anyone turns malicious.
-pub(super) fn published() -> Simulation {
-    static BASE: OnceLock<Simulation> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let mut sim = Simulation::new(SimConfig::new(NODES, 21)).expect("valid config");
-        let put = sim.publish_records(40);
-        assert_eq!((put.records, put.abandoned), (40, 0));
-        sim
-    })
-    .clone()
-}
-
-/// The 1,000-node network of `sim::tests` (seed 10, built once per test
-/// run and shared with those tests) with 40 records published by honest
+/// The shared 1,000-node network ([`base`], seed 10, built once per test
+/// run) with 40 records published by honest
 /// (pinned) nodes before anyone turns malicious.
 fn published_1000() -> Simulation {
     static BASE: OnceLock<Simulation> = OnceLock::new();
     BASE.get_or_init(|| {
-        let mut sim = super::tests::base();
+        let mut sim = base();
         let put = sim.publish_records(40);
         assert_eq!((put.records, put.abandoned), (40, 0));
         sim
@@ -66,9 +50,11 @@ fn get_success(percent: usize, behaviour: Misbehaviour, paths: usize) -> f64 {
 fn malicious_nodes_are_only_ever_chosen_among_unpinned_nodes() {
     let mut sim = published();
     assert_eq!(sim.make_malicious(80, Misbehaviour::Collude), 80);
-    let malicious = (0..NODES).filter(|&s| sim.is_malicious(s)).count();
+    let malicious = (0..PUBLISHED_NODES)
+        .filter(|&s| sim.is_malicious(s))
+        .count();
     assert_eq!(malicious, 80);
-    for slot in 0..NODES {
+    for slot in 0..PUBLISHED_NODES {
         if sim.pinned.get(slot).copied().unwrap_or(false) {
             assert!(!sim.is_malicious(slot), "publisher {slot} turned");
         }

@@ -1,13 +1,10 @@
 //! The eclipse attempt in the simulator: ids ground near a target's key
 //! join from two /24s and collude; the routing tables' subnet caps must
 //! hold them to the caps, and honest readers must still get the target's
-//! record (docs/SECURITY.md, "Eclipse"). Helpers are shared with
-//! `tests_attacks.rs`.
+//! record (docs/SECURITY.md, "Eclipse").
 
 use std::time::Duration;
 
-use super::tests_adversary::published;
-use super::tests_attacks::{honest, signed, unpinned};
 use super::*;
 use crate::identity::Identity;
 use crate::record::SignedRecord;

@@ -5,7 +5,7 @@
 //! - forged and replayed STOREs to the holders of signed records;
 //! - a STORE flood from many ids behind one /24 (per-IP quota, full store);
 //! - an eclipse attempt with ids ground near a target, from two /24s
-//!   (`tests_eclipse.rs`).
+//!   (`hostile_eclipse.rs`).
 //!
 //! Attackers' requests are built by hand ([`Simulation::send_forged`]);
 //! their tokens are the real ones the honest nodes handed their IPs.
@@ -16,30 +16,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::tests_adversary::published;
 use super::*;
 use crate::id::Key;
 use crate::identity::Identity;
 use crate::record::{ImmutableRecord, Record, SignedRecord};
 use crate::routing::subnet_key;
 use crate::wire::{Request, Token};
-
-/// Live, honest slots in slot order.
-pub(super) fn honest(sim: &Simulation) -> Vec<usize> {
-    let mut slots: Vec<usize> = sim.live_slots().filter(|&s| !sim.is_malicious(s)).collect();
-    slots.sort_unstable();
-    slots
-}
-
-/// Live slots that publish nothing (not pinned), in slot order.
-pub(super) fn unpinned(sim: &Simulation) -> Vec<usize> {
-    let mut slots: Vec<usize> = sim
-        .live_slots()
-        .filter(|&s| !sim.pinned.get(s).copied().unwrap_or(true))
-        .collect();
-    slots.sort_unstable();
-    slots
-}
 
 /// Honest slots whose store holds a record under `key`.
 fn holders(sim: &Simulation, key: &Key) -> Vec<usize> {
@@ -156,11 +138,6 @@ fn collect_tokens(
         }
     }
     tokens
-}
-
-/// The `Record::Mutable` inside `r`.
-pub(super) fn signed(r: SignedRecord) -> Record {
-    Record::Mutable(r)
 }
 
 #[test]

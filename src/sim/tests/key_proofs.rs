@@ -4,7 +4,7 @@
 use super::*;
 
 /// A 200-node network with `key_proofs`, 100 lookups, and what happened.
-fn run(key_proofs: KeyProofs) -> (Vec<LookupRecord>, NetworkStats, BootstrapReport) {
+fn run(key_proofs: KeyProofs) -> (Vec<LookupRecord>, NetworkStats, NetworkBootstrapReport) {
     let mut cfg = SimConfig::new(200, 21);
     cfg.key_proofs = key_proofs;
     let mut sim = Simulation::new(cfg).expect("valid config");

@@ -138,6 +138,25 @@ pub struct Config {
     /// networks with adversarial nodes, or per query with
     /// `node::QueryOptions`.
     pub disjoint_paths: usize,
+    /// How often the engine runs its housekeeping round: the refresh of
+    /// idle buckets, the republishing of due records, and memory release.
+    /// Default 60 s: the intervals it serves (`bucket_refresh_interval`,
+    /// `republish_interval`) are minutes to hours, so a minute's lateness
+    /// costs nothing, and a node between rounds does no work at all.
+    pub maintenance_interval: Duration,
+    /// Most key-proof pings in flight at once. Default 64: it bounds the
+    /// datagrams and verifications that senders never seen before can make
+    /// this node spend (a flood of fresh ids gets at most this many pings
+    /// per timeout), while a node that joins or is joined by many peers at
+    /// once still proves them within a few round trips; a contact skipped
+    /// when the limit is reached is asked again when it next writes.
+    pub max_pending_proofs: usize,
+    /// Most bucket refreshes started by one housekeeping round. Default 8:
+    /// when every bucket went idle at once (a node that was quiet for a
+    /// refresh interval) the refreshes spread over a few rounds instead of
+    /// one burst of a lookup per bucket, and a table that lookups keep
+    /// busy rarely has more than a few idle buckets per round anyway.
+    pub max_refreshes_per_round: usize,
 }
 
 impl Default for Config {
@@ -173,6 +192,9 @@ impl Default for Config {
             rtt_tracked_peers: 160,
             client_mode: false,
             disjoint_paths: 1,
+            maintenance_interval: Duration::from_secs(60),
+            max_pending_proofs: 64,
+            max_refreshes_per_round: 8,
         }
     }
 }
@@ -249,6 +271,11 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Zero { field });
             }
+        }
+        if self.maintenance_interval.is_zero() {
+            return Err(ConfigError::Zero {
+                field: "maintenance_interval",
+            });
         }
         if self.max_failures == 0 {
             return Err(ConfigError::Zero {

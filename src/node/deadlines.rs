@@ -5,9 +5,8 @@
 //! This module owns only that bookkeeping: the order and contents are
 //! exactly those of a `BTreeSet<(Instant, T)>`. The copy of the earliest
 //! deadline exists because [`Node::poll_timeout`](super::Node::poll_timeout)
-//! runs after every input of every node, and walking down to the first
-//! leaf of two trees each time was a measurable share of the simulator's
-//! CPU (the trees of thousands of nodes do not stay in cache).
+//! runs after every input of every node, so it must not walk down to the
+//! first leaf of a tree each time.
 
 use std::collections::BTreeSet;
 use std::time::Instant;

@@ -48,8 +48,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::requests::Purpose;
 use super::txmap::TxIdMap;
-use super::{Node, Purpose, QueryId};
+use super::{Node, QueryId};
 use crate::id::NodeId;
 use crate::wire::{Request, TxId};
 
@@ -98,8 +99,7 @@ const RECENT_LOSS_WEIGHT: f64 = 1.0 / 32.0;
 
 /// The [`RecentLoss`] estimate at and above which loss counts as seen.
 /// One answer to a retransmitted copy raises the estimate from 0 to 1/32
-/// (it then stays above 1/64 for the next 21 answered requests); 10%
-/// datagram loss each way keeps it near 0.19.
+/// (it then stays above 1/64 for the next 21 answered requests).
 const LOSS_SEEN: f64 = 1.0 / 64.0;
 
 /// The node's estimate of how often a round trip to a live contact fails:
@@ -214,13 +214,10 @@ impl Node {
         }
         // A copy carries the first copy's challenge, if any.
         let challenge = self.pending.get(&txid).and_then(|p| p.challenge);
-        let Some(q) = self.queries.get_mut(&qid) else {
+        let Some(request) = self.queries.on_lookup_retry(qid, &peer) else {
             return false;
         };
-        if !q.iter.on_retry(&peer) {
-            return false;
-        }
-        let request = q.lookup_request(challenge);
+        let request = request.with_challenge(challenge);
         let timeout = self.rtt.timeout(&to);
         let first = attempt.group(txid);
         let next = attempt.next(txid);
@@ -236,9 +233,7 @@ impl Node {
             None => {
                 // Cannot happen (the first copy encoded), but the iterator
                 // must still hear that the request is overdue.
-                if let Some(q) = self.queries.get_mut(&qid) {
-                    q.iter.on_overdue(&peer);
-                }
+                self.queries.on_lookup_overdue(qid, &peer);
             }
         }
         true
@@ -257,9 +252,10 @@ impl Node {
         if close <= base || !self.retransmissions.recent_loss.seen() {
             return base;
         }
-        match self.queries.get(&qid) {
-            Some(q) if q.iter.is_among_closest(peer) => close,
-            _ => base,
+        if self.queries.is_among_closest(qid, peer) {
+            close
+        } else {
+            base
         }
     }
 
@@ -293,9 +289,7 @@ impl Node {
         let next = attempt.next(txid);
         let purpose = match purpose {
             Purpose::BootstrapPing { query, .. } => {
-                if let Some(q) = self.queries.get_mut(&query) {
-                    q.extra_messages += 1;
-                }
+                self.queries.on_extra_message(query);
                 Purpose::BootstrapPing {
                     query,
                     nonce,

@@ -8,10 +8,8 @@
 //! Why not the node-wide SRTT + 4 RTTVAR alone: a lookup sends its next
 //! requests right after an answer arrives, and the fastest peers answer
 //! first, so the node-wide average is updated with a biased, fast-first
-//! sample order just before it is used. The simulator showed it: with
-//! one-way latencies uniform in 10..150 ms, about 2% of requests to
-//! unmeasured peers passed their deadline although every answer came,
-//! which made lookups skip live closest nodes and made key proofs and
+//! sample order just before it is used, and a timeout below a live peer's
+//! round trip makes lookups skip live closest nodes and key proofs and
 //! ping-before-evict fail against live contacts. The recent maximum does
 //! not depend on the order of the samples.
 
@@ -126,10 +124,9 @@ impl RttEstimator {
 }
 
 /// The per-peer estimates: a plain list searched linearly. It holds at
-/// most `rtt_tracked_peers` entries (32 in the simulator, 160 by default):
-/// a scan of those is well under a microsecond, small next to the decoding
-/// and signature work around each sample, and a list of 32 takes 1.5 KB
-/// where a hash table of 32 takes 3 KB (64 slots of 48 bytes).
+/// most `rtt_tracked_peers` entries, few enough that a scan costs little
+/// next to the decoding and signature work around each sample, and a list
+/// holds them in less memory than a hash table would.
 #[derive(Debug, Clone, Default)]
 struct PeerEstimates(Vec<(SocketAddr, Estimate)>);
 

@@ -4,7 +4,7 @@
 //! engine a user can build) and the simulator's *modelled* proofs, which
 //! keep the protocol (the challenge, the answer, its size on the wire, the
 //! id check) but replace the signature by a hash so that simulations of
-//! 10,000+ nodes are not dominated by millions of curve operations. The
+//! many thousands of nodes are not dominated by curve operations. The
 //! modelled scheme is crate-private: only [`crate::sim`] can select it, and
 //! an engine built through the public API always signs and verifies with
 //! ed25519. It never weakens what an ed25519 engine accepts: a modelled

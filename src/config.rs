@@ -104,25 +104,32 @@ pub struct Config {
     pub max_records: usize,
     /// Maximum bytes of stored values. Default 64 MiB.
     pub max_record_bytes: usize,
-    /// Maximum records stored on behalf of one source IP. Default 256.
+    /// Maximum records stored on behalf of one source: an IPv4 address or
+    /// an IPv6 /64 (one IPv6 host holds a whole /64). Default 256.
     pub max_records_per_ip: usize,
     /// Maximum providers kept per key. Default 20 (= k).
     pub max_providers_per_key: usize,
     /// How often the secret behind STORE tokens rotates; the current and the
     /// previous secret are accepted. Default 5 min (BEP 5 uses 5-10 min).
     pub token_rotation: Duration,
-    /// Requests per second accepted from one source IP (token bucket rate).
-    /// Default 200.
+    /// Requests per second accepted from one source, an IPv4 address or an
+    /// IPv6 /64 (token bucket rate). Default 200.
     pub rate_limit_requests_per_sec: u32,
-    /// Burst of requests accepted from one source IP. Default 400.
+    /// Burst of requests accepted from one source. Default 400.
     pub rate_limit_burst: u32,
-    /// Bytes per second the node sends to one IP that has not completed a
-    /// round trip with it (anti-amplification budget). Default 8 KiB/s.
-    /// Independently of this budget, such an IP never gets more than three
+    /// Bytes per second the node sends to one source (IPv4 address or IPv6
+    /// /64) that has not completed a round trip with it (anti-amplification
+    /// budget). Default 8 KiB/s. Independently of this budget, such an IP never gets more than three
     /// times the bytes it sent, plus one datagram.
     pub unverified_bytes_per_sec: u32,
-    /// Source IPs tracked by the rate limiter before the oldest are dropped.
-    /// Default 16,384.
+    /// How many per-source budgets the IPv6 /64s of one /48 share: the
+    /// request rate, the anti-amplification byte budget and the store quota
+    /// of a /48 are this many times those of one /64 (each /64 keeps its
+    /// own too). Default 16: a site with a few busy hosts is not throttled,
+    /// while one holding a /48 (65,536 /64s) gets 16 budgets, not 65,536.
+    pub ipv6_budgets_per_48: usize,
+    /// Sources (and IPv6 /48s) tracked by the rate limiter before the least
+    /// recently seen are dropped. Default 16,384.
     pub rate_limit_tracked_ips: usize,
     /// Peers whose round-trip time is tracked individually (for per-peer
     /// adaptive timeouts); past this the per-peer estimates are forgotten
@@ -188,6 +195,7 @@ impl Default for Config {
             rate_limit_requests_per_sec: 200,
             rate_limit_burst: 400,
             unverified_bytes_per_sec: 8 * 1024,
+            ipv6_budgets_per_48: 16,
             rate_limit_tracked_ips: 16_384,
             rtt_tracked_peers: 160,
             client_mode: false,
@@ -265,6 +273,7 @@ impl Config {
             ("max_record_bytes", self.max_record_bytes),
             ("max_records_per_ip", self.max_records_per_ip),
             ("rate_limit_tracked_ips", self.rate_limit_tracked_ips),
+            ("ipv6_budgets_per_48", self.ipv6_budgets_per_48),
             ("disjoint_paths", self.disjoint_paths),
         ];
         for (field, value) in positive {

@@ -1,6 +1,11 @@
-//! Abuse limits of the engine: per-source-IP request rate limits, the
+//! Abuse limits of the engine: per-source request rate limits, the
 //! anti-amplification byte budget toward addresses that never completed a
 //! round trip, and the rotating secret behind STORE tokens.
+//!
+//! A source is an IPv4 address or an IPv6 /64 (one IPv6 host holds a whole
+//! /64), and the /64s of one IPv6 /48 also share `ipv6_budgets_per_48`
+//! budgets between them: a request or a send needs room in both
+//! ([`crate::store::source_keys`], the keys the store's quotas use too).
 //!
 //! There is deliberately no "three times what it sent" cap on top of the
 //! budget: most honest requesters are not in the answering node's routing
@@ -9,8 +14,8 @@
 //! under a flood the per-second budget keeps replies far below the flood's
 //! own bytes.
 //!
-//! Everything here is bounded in memory whatever the input: the per-IP table
-//! holds at most `Config::rate_limit_tracked_ips` entries.
+//! Everything here is bounded in memory whatever the input: the per-source
+//! table holds at most `Config::rate_limit_tracked_ips` entries.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +25,7 @@ use rand::Rng;
 
 use crate::config::Config;
 use crate::id::NodeId;
+use crate::store::{source_keys, SourceKey};
 use crate::wire::Token;
 
 /// An instant as signed nanoseconds from the limiter's epoch (the first
@@ -79,20 +85,30 @@ struct SourceState {
     unverified_bytes: Bucket,
 }
 
-/// Per-source-IP limits: a request rate, and a budget of bytes the node may
-/// send to an address that has not proved it receives our datagrams.
+/// Which bucket of a [`SourceState`] a check draws on.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    Requests,
+    UnverifiedBytes,
+}
+
+/// Per-source limits: a request rate, and a budget of bytes the node may
+/// send to an address that has not proved it receives our datagrams; an
+/// IPv6 /48 holds `ipv6_budgets_per_48` times both, shared by its /64s.
 ///
 /// A tracked source costs 56 bytes of table (times are [`Nanos`]), and the
 /// table is kept from growing past what `capacity` sources need.
 #[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
-    sources: HashMap<IpAddr, SourceState>,
+    sources: HashMap<SourceKey, SourceState>,
     /// The first instant seen; every stored time is relative to it.
     epoch: Option<Instant>,
     request_rate: f64,
     request_burst: f64,
     byte_rate: f64,
     byte_burst: f64,
+    /// How many times a source's rates and bursts an IPv6 /48 holds.
+    site_scale: f64,
     capacity: usize,
 }
 
@@ -107,7 +123,9 @@ impl RateLimiter {
             byte_rate,
             // One second of budget, but always room for one full datagram.
             byte_burst: byte_rate.max(crate::wire::MAX_DATAGRAM_SIZE as f64),
-            capacity: config.rate_limit_tracked_ips.max(1),
+            site_scale: config.ipv6_budgets_per_48.max(1) as f64,
+            // Room for an IPv6 source and its /48 at once.
+            capacity: config.rate_limit_tracked_ips.max(2),
         }
     }
 
@@ -116,20 +134,34 @@ impl RateLimiter {
         nanos_since(*self.epoch.get_or_insert(now), now)
     }
 
-    /// Runs `f` on the state of `ip`, tracking `ip` first (with full
+    /// The rate and burst of `budget` for `key`: a /48's are
+    /// `site_scale` times a source's.
+    fn rate_and_burst(&self, key: SourceKey, budget: Budget) -> (f64, f64) {
+        let scale = if key.is_site() { self.site_scale } else { 1.0 };
+        let (rate, burst) = match budget {
+            Budget::Requests => (self.request_rate, self.request_burst),
+            Budget::UnverifiedBytes => (self.byte_rate, self.byte_burst),
+        };
+        (rate * scale, burst * scale)
+    }
+
+    /// Runs `f` on the state of `key`, tracking `key` first (with full
     /// buckets) if it is not. A known source costs one hash lookup.
     fn with_state<R>(
         &mut self,
         now: Nanos,
-        ip: IpAddr,
+        key: SourceKey,
         f: impl FnOnce(&mut SourceState) -> R,
     ) -> R {
-        if let Some(s) = self.sources.get_mut(&ip) {
+        if let Some(s) = self.sources.get_mut(&key) {
             return f(s);
         }
         let fresh = SourceState {
-            requests: Bucket::full(now, self.request_burst),
-            unverified_bytes: Bucket::full(now, self.byte_burst),
+            requests: Bucket::full(now, self.rate_and_burst(key, Budget::Requests).1),
+            unverified_bytes: Bucket::full(
+                now,
+                self.rate_and_burst(key, Budget::UnverifiedBytes).1,
+            ),
         };
         if self.sources.len() >= self.capacity {
             // A source forgotten while active gets a fresh budget if it
@@ -139,7 +171,7 @@ impl RateLimiter {
             // sources.
             self.make_room(now);
         }
-        let _ = self.sources.insert(ip, fresh);
+        let _ = self.sources.insert(key, fresh);
         // A full table that keeps replacing sources fills with
         // tombstones, and the hash table then doubles although the
         // count stays at `capacity` (simulated nodes tracking 64
@@ -148,7 +180,7 @@ impl RateLimiter {
         if self.sources.capacity() > 2 * self.capacity.max(8) {
             self.sources.shrink_to(self.capacity);
         }
-        f(self.sources.entry(ip).or_insert(fresh))
+        f(self.sources.entry(key).or_insert(fresh))
     }
 
     /// How long a bucket takes to refill from empty: a source idle that
@@ -172,15 +204,15 @@ impl RateLimiter {
     fn make_room(&mut self, now: Nanos) {
         let full_after = self.full_after();
         let mut any_refilled = false;
-        let mut oldest: Option<(Nanos, IpAddr)> = None;
-        for (ip, s) in &self.sources {
+        let mut oldest: Option<(Nanos, SourceKey)> = None;
+        for (key, s) in &self.sources {
             if elapsed(now, s.requests.last) >= full_after {
                 any_refilled = true;
                 break;
             }
-            let key = (s.requests.last, *ip);
-            if oldest.is_none_or(|o| key < o) {
-                oldest = Some(key);
+            let candidate = (s.requests.last, *key);
+            if oldest.is_none_or(|o| candidate < o) {
+                oldest = Some(candidate);
             }
         }
         if any_refilled {
@@ -211,25 +243,53 @@ impl RateLimiter {
         }
     }
 
+    /// Refills `key`'s `budget` and, when `take` is set, takes `amount`
+    /// from it if it holds that much; returns whether it did (or could).
+    fn draw(
+        &mut self,
+        now: Nanos,
+        key: SourceKey,
+        budget: Budget,
+        amount: f64,
+        take: bool,
+    ) -> bool {
+        let (rate, burst) = self.rate_and_burst(key, budget);
+        self.with_state(now, key, |s| {
+            let bucket = match budget {
+                Budget::Requests => &mut s.requests,
+                Budget::UnverifiedBytes => &mut s.unverified_bytes,
+            };
+            bucket.refill(now, rate, burst);
+            if take {
+                bucket.take(amount)
+            } else {
+                bucket.tokens >= amount
+            }
+        })
+    }
+
+    /// Takes `amount` of `budget` from `ip`'s source and, for IPv6, from its
+    /// /48, if both hold that much; otherwise takes nothing.
+    fn allow(&mut self, now: Instant, ip: IpAddr, budget: Budget, amount: f64) -> bool {
+        let now = self.nanos(now);
+        let (source, site) = source_keys(ip);
+        let Some(site) = site else {
+            return self.draw(now, source, budget, amount, true);
+        };
+        self.draw(now, source, budget, amount, false)
+            && self.draw(now, site, budget, amount, true)
+            && self.draw(now, source, budget, amount, true)
+    }
+
     /// Whether a request from `ip` may be served now (takes one token).
     pub(crate) fn allow_request(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let (rate, burst) = (self.request_rate, self.request_burst);
-        let now = self.nanos(now);
-        self.with_state(now, ip, |s| {
-            s.requests.refill(now, rate, burst);
-            s.requests.take(1.0)
-        })
+        self.allow(now, ip, Budget::Requests, 1.0)
     }
 
     /// Whether `bytes` may be sent to `ip`, which has not completed a round
     /// trip with us (takes the bytes from its budget).
     pub(crate) fn allow_unverified_send(&mut self, now: Instant, ip: IpAddr, bytes: usize) -> bool {
-        let (rate, burst) = (self.byte_rate, self.byte_burst);
-        let now = self.nanos(now);
-        self.with_state(now, ip, |s| {
-            s.unverified_bytes.refill(now, rate, burst);
-            s.unverified_bytes.take(bytes as f64)
-        })
+        self.allow(now, ip, Budget::UnverifiedBytes, bytes as f64)
     }
 
     /// Sources currently tracked.
@@ -396,6 +456,65 @@ mod tests {
         assert!(!rl.allow_request(t1, ip(1)));
         assert!(rl.allow_request(t2, ip(1)));
         assert!(!rl.allow_request(t2, ip(1)));
+    }
+
+    /// `2001:db8:{site}:{net}::{host}`.
+    fn ip6(site: u16, net: u16, host: u16) -> IpAddr {
+        IpAddr::V6(std::net::Ipv6Addr::new(
+            0x2001, 0xdb8, site, net, 0, 0, 0, host,
+        ))
+    }
+
+    #[test]
+    fn rotating_addresses_within_one_ipv6_64_gets_one_request_budget() {
+        let config = Config {
+            rate_limit_requests_per_sec: 10,
+            rate_limit_burst: 5,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        let allowed = (1..=100)
+            .filter(|&host| rl.allow_request(t0, ip6(1, 1, host)))
+            .count();
+        assert_eq!(allowed, 5);
+        // Another /64 of the same /48 has its own budget.
+        assert!(rl.allow_request(t0, ip6(1, 2, 1)));
+    }
+
+    #[test]
+    fn rotating_64s_within_one_ipv6_48_share_the_48s_budgets() {
+        // Default `ipv6_budgets_per_48`: 16.
+        let config = Config {
+            rate_limit_requests_per_sec: 10,
+            rate_limit_burst: 5,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        let allowed = (1..=200)
+            .filter(|&net| rl.allow_request(t0, ip6(1, net, 1)))
+            .count();
+        assert_eq!(allowed, 5 * 16);
+        // Another /48 is unaffected; a /64 refused for its /48 was not
+        // charged.
+        assert!(rl.allow_request(t0, ip6(2, 1, 1)));
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(rl.allow_request(t1, ip6(1, 200, 1)));
+    }
+
+    #[test]
+    fn spoofing_many_addresses_of_one_ipv6_64_reflects_one_byte_budget() {
+        let config = Config {
+            unverified_bytes_per_sec: 2000,
+            ..Config::default()
+        };
+        let mut rl = RateLimiter::new(&config);
+        let t0 = Instant::now();
+        let sent = (1..=100)
+            .filter(|&host| rl.allow_unverified_send(t0, ip6(1, 1, host), 1000))
+            .count();
+        assert_eq!(sent, 2);
     }
 
     #[test]

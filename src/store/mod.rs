@@ -20,9 +20,12 @@
 //!
 //! Each record is charged to the IP address that last wrote it (stored,
 //! replaced or refreshed it); each provider record to its provider's IP.
-//! IPv4-mapped IPv6 addresses count as the IPv4 address. Records and
-//! provider records both count toward `max_records` and the per-IP quota;
-//! only records count toward `max_record_bytes` (sum of
+//! The quota `max_records_per_ip` is per source: an IPv4 address (an
+//! IPv4-mapped IPv6 address counts as the IPv4 address), or an IPv6 /64,
+//! since one IPv6 host holds a whole /64; the /64s of one IPv6 /48 share
+//! `ipv6_budgets_per_48` such quotas (see `quota.rs`). Records and
+//! provider records both count toward `max_records` and the quotas; only
+//! records count toward `max_record_bytes` (sum of
 //! [`Record::stored_size`]).
 //!
 //! # Key clashes
@@ -47,8 +50,12 @@ use crate::id::{Key, NodeId};
 use crate::record::{Record, Refusal};
 use crate::wire::{Contact, MAX_PROVIDERS};
 
+use quota::Quotas;
+pub(crate) use quota::{source_keys, SourceKey};
+
 #[cfg(test)]
 mod proptests;
+mod quota;
 #[cfg(test)]
 mod tests;
 
@@ -76,7 +83,6 @@ struct Limits {
     provider_ttl: Duration,
     max_records: usize,
     max_record_bytes: usize,
-    max_records_per_ip: usize,
     max_providers_per_key: usize,
 }
 
@@ -110,7 +116,7 @@ impl StoredProvider {
 }
 
 /// A TTL'd store of records and provider records with caps on entries,
-/// bytes and entries per source IP.
+/// bytes and entries per source (IPv4 address, IPv6 /64 and /48).
 ///
 /// - Writes: [`put`](Self::put), [`add_provider`](Self::add_provider),
 ///   [`remove`](Self::remove).
@@ -131,8 +137,8 @@ pub struct RecordStore {
     providers: HashMap<Key, Vec<StoredProvider>>,
     provider_count: usize,
     bytes: usize,
-    /// Entries charged to each IP; an IP with none has no entry.
-    per_ip: HashMap<IpAddr, usize>,
+    /// Entries charged to each source and IPv6 /48.
+    quotas: Quotas,
     expiry: BTreeSet<(Instant, Slot)>,
 }
 
@@ -145,14 +151,13 @@ impl RecordStore {
                 provider_ttl: config.provider_ttl,
                 max_records: config.max_records,
                 max_record_bytes: config.max_record_bytes,
-                max_records_per_ip: config.max_records_per_ip,
                 max_providers_per_key: config.max_providers_per_key,
             },
             records: HashMap::new(),
             providers: HashMap::new(),
             provider_count: 0,
             bytes: 0,
-            per_ip: HashMap::new(),
+            quotas: Quotas::new(config.max_records_per_ip, config.ipv6_budgets_per_48),
             expiry: BTreeSet::new(),
         }
     }
@@ -169,8 +174,8 @@ impl RecordStore {
     /// - anything else is refused with [`Refusal::SequenceNotNewer`].
     ///
     /// Caps, checked after the purge and counting the replaced record as
-    /// gone: [`Refusal::QuotaExceeded`] when `source` already has
-    /// `max_records_per_ip` entries, [`Refusal::StoreFull`] when the write
+    /// gone: [`Refusal::QuotaExceeded`] when `source` (its IPv6 /64) already
+    /// has `max_records_per_ip` entries or its IPv6 /48 is at its share, [`Refusal::StoreFull`] when the write
     /// would exceed `max_records` entries or `max_record_bytes`. Nothing is
     /// ever evicted to make room. A refused write changes nothing but the
     /// purge.
@@ -194,7 +199,7 @@ impl RecordStore {
             ),
         };
         let freed_ip = old.map(|(ip, _)| ip);
-        if freed_ip != Some(source) && self.quota_used(source) >= self.limits.max_records_per_ip {
+        if !self.quotas.has_room(source, freed_ip) {
             return Err(Refusal::QuotaExceeded);
         }
         let (freed_entries, freed_bytes) = old.map_or((0, 0), |(_, size)| (1, size));
@@ -271,7 +276,7 @@ impl RecordStore {
         });
         let outcome = match known {
             Some(old_ip) => {
-                if old_ip != ip && self.quota_used(ip) >= self.limits.max_records_per_ip {
+                if !self.quotas.has_room(ip, Some(old_ip)) {
                     return Err(Refusal::QuotaExceeded);
                 }
                 self.remove_provider(&key, &provider.id);
@@ -279,9 +284,7 @@ impl RecordStore {
             }
             None => {
                 let on_key = self.providers.get(&key).map_or(0, Vec::len);
-                if on_key >= self.limits.max_providers_per_key
-                    || self.quota_used(ip) >= self.limits.max_records_per_ip
-                {
+                if on_key >= self.limits.max_providers_per_key || !self.quotas.has_room(ip, None) {
                     return Err(Refusal::QuotaExceeded);
                 }
                 if self.entry_count() >= self.limits.max_records {
@@ -369,9 +372,10 @@ impl RecordStore {
         self.bytes
     }
 
-    /// Entries (records and provider records) charged to `ip`.
+    /// Entries (records and provider records) charged to `ip`'s source:
+    /// its IPv4 address, or its IPv6 /64.
     pub fn quota_used(&self, ip: IpAddr) -> usize {
-        self.per_ip.get(&ip.to_canonical()).copied().unwrap_or(0)
+        self.quotas.used(ip)
     }
 
     /// The unexpired records, in no particular order: what a node hands to
@@ -404,16 +408,11 @@ impl RecordStore {
     }
 
     fn charge(&mut self, ip: IpAddr) {
-        *self.per_ip.entry(ip).or_insert(0) += 1;
+        self.quotas.charge(ip);
     }
 
     fn discharge(&mut self, ip: IpAddr) {
-        if let Some(n) = self.per_ip.get_mut(&ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_ip.remove(&ip);
-            }
-        }
+        self.quotas.discharge(ip);
     }
 
     /// Gives memory back after mass expiry, so a node whose store emptied
@@ -429,9 +428,7 @@ impl RecordStore {
         if sparse(&self.providers) {
             self.providers.shrink_to_fit();
         }
-        if sparse(&self.per_ip) {
-            self.per_ip.shrink_to_fit();
-        }
+        self.quotas.shrink_if_sparse();
     }
 
     /// Checks every counter against a full recount; tests only.
@@ -443,21 +440,21 @@ impl RecordStore {
         assert_eq!(self.provider_count, providers);
         assert!(self.providers.values().all(|set| !set.is_empty()));
         assert_eq!(self.expiry.len(), self.records.len() + providers);
-        let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
+        let mut quotas = self.quotas.emptied();
         for (key, e) in &self.records {
             assert_eq!(e.record.key(), *key);
             assert!(self.expiry.contains(&(e.expires, Slot::Record(*key))));
-            *per_ip.entry(e.source).or_insert(0) += 1;
+            quotas.charge(e.source);
         }
         for (key, set) in &self.providers {
             for p in set {
                 assert!(self
                     .expiry
                     .contains(&(p.expires, Slot::Provider(*key, p.contact.id))));
-                *per_ip.entry(p.ip()).or_insert(0) += 1;
+                quotas.charge(p.ip());
             }
         }
-        assert_eq!(self.per_ip, per_ip);
+        assert_eq!(self.quotas, quotas);
     }
 }
 

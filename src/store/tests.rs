@@ -501,7 +501,7 @@ fn empty_store_allocates_nothing() {
     let s = RecordStore::new(&Config::default());
     assert_eq!(s.records.capacity(), 0);
     assert_eq!(s.providers.capacity(), 0);
-    assert_eq!(s.per_ip.capacity(), 0);
+    assert_eq!(s.quotas.capacity(), 0);
     assert_eq!(s.next_expiry(), None);
 }
 

@@ -2,8 +2,9 @@
 //! (request deadlines, query deadlines), with the earliest deadline kept
 //! at hand.
 //!
-//! This module owns only that bookkeeping: the order and contents are
-//! exactly those of a `BTreeSet<(Instant, T)>`. The copy of the earliest
+//! This module owns only that bookkeeping and must never decide what a
+//! deadline means: the order and contents are exactly those of a
+//! `BTreeSet<(Instant, T)>`. The copy of the earliest
 //! deadline exists because [`Node::poll_timeout`](super::Node::poll_timeout)
 //! runs after every input of every node, so it must not walk down to the
 //! first leaf of a tree each time.

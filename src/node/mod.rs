@@ -7,6 +7,7 @@
 //! and the simulator (`sim`) feed it. The rooms, each an `impl Node` block
 //! or a type the node holds:
 //!
+//! - `codec`: the wire seam, where messages become datagrams and back;
 //! - `requests`: transaction ids, sending requests and answers, deadlines,
 //!   and matching an answer to its request;
 //! - `retry` and `rtt`: the copies of a retransmitted request, and the
@@ -44,6 +45,7 @@
 //! ```
 
 mod admission;
+mod codec;
 mod commands;
 mod deadlines;
 mod housekeeping;
@@ -68,9 +70,10 @@ use crate::id::{Key, NodeId};
 use crate::identity::Identity;
 use crate::routing::RoutingTable;
 use crate::store::RecordStore;
-use crate::wire::{self, Body, TxId};
+use crate::wire::{Body, TxId};
 
 pub(crate) use admission::ProofScheme;
+use codec::Codec;
 use deadlines::DeadlineSet;
 use housekeeping::Published;
 use limits::{RateLimiter, TokenSecrets};
@@ -122,6 +125,8 @@ pub struct Node {
     identity: Identity,
     /// Ed25519 unless the simulator chose its modelled proofs.
     proofs: ProofScheme,
+    /// The wire protocol: every datagram in and out goes through it.
+    codec: Codec,
     id: NodeId,
     rng: StdRng,
     table: RoutingTable,
@@ -178,6 +183,7 @@ impl Node {
             config,
             identity,
             proofs: ProofScheme::Ed25519,
+            codec: Codec::Native,
             id,
             rng,
         }
@@ -268,7 +274,7 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams_received += 1;
         self.stats.bytes_received += bytes.len() as u64;
-        let msg = match wire::decode(bytes) {
+        let msg = match self.codec.decode(bytes) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.decode_errors += 1;

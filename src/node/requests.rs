@@ -114,7 +114,7 @@ impl Node {
                 request,
             },
         };
-        let payload = match wire::encode(&msg) {
+        let payload = match self.codec.encode(&msg) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "request does not fit a datagram; not sent");
@@ -153,7 +153,7 @@ impl Node {
             sender: self.id,
             body,
         };
-        let payload = match wire::encode(&msg) {
+        let payload = match self.codec.encode(&msg) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "response does not fit a datagram; not sent");

@@ -12,6 +12,10 @@
 //! round trip makes lookups skip live closest nodes and key proofs and
 //! ping-before-evict fail against live contacts. The recent maximum does
 //! not depend on the order of the samples.
+//!
+//! This module owns the estimates only; it must never decide what a
+//! timeout triggers (that is `requests` and `retry`), and its memory is
+//! bounded by `Config::rtt_tracked_peers` whatever the traffic.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,13 +1,19 @@
 //! Serving the RPCs other nodes send: PING, FIND_NODE, FIND_VALUE, STORE,
-//! ADD_PROVIDER, GET_PROVIDERS. Every request passes the per-source rate
-//! limit first; every answer passes the anti-amplification budget.
+//! ADD_PROVIDER, GET_PROVIDERS.
+//!
+//! This module owns the answer to each request: key proofs, the contacts
+//! listed, STORE tokens and what the store accepts. Every request passes
+//! the per-source rate limit first; every answer passes the
+//! anti-amplification budget. It must never answer in client mode or as
+//! ourselves, never store without a valid token, and never list the
+//! requester or a contact that stopped answering.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::Node;
 use crate::id::NodeId;
-use crate::wire::{self, Body, Contact, ErrorCode, Request, Response, TxId, MAX_CONTACTS};
+use crate::wire::{Body, Contact, ErrorCode, Request, Response, TxId};
 
 impl Node {
     pub(super) fn handle_request(
@@ -94,7 +100,8 @@ impl Node {
                 let token = self.tokens.issue(now, from.ip(), &mut self.rng);
                 let providers = self.store.providers(now, &key);
                 let nodes = self.closest_for(&key, &sender);
-                wire::fit_providers(txid, self.id, token, &providers, &nodes).body
+                self.codec
+                    .providers_answer(txid, self.id, token, &providers, &nodes)
             }
         };
         self.send_response(now, from, sender, txid, body);
@@ -121,7 +128,7 @@ impl Node {
     /// table: the nearest `n + 1`, and if fewer than `n` of them are usable
     /// (rare: only after failures), twice as many more as were left out.
     fn closest_for(&self, target: &NodeId, requester: &NodeId) -> Vec<Contact> {
-        let n = self.config.k.min(MAX_CONTACTS);
+        let n = self.config.k.min(self.codec.max_contacts());
         let max_failures = self.config.max_failures;
         let mut nodes = Vec::with_capacity(n);
         let mut limit = n + 1;

@@ -8,7 +8,8 @@
 //! a response, but that only looks a key up; it never inserts one, so it
 //! cannot crowd the table's buckets. The maps are the per-request ones
 //! every datagram touches (pending requests, retransmission groups), so
-//! their hashing must cost next to nothing.
+//! their hashing must cost next to nothing. It must never be used for keys
+//! a peer chooses and inserts.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -1,5 +1,8 @@
 //! The engine's public vocabulary: query ids, outgoing datagrams, events,
 //! query outcomes and counters.
+//!
+//! This module owns plain data only: it must never hold behaviour or
+//! engine state, so that drivers can depend on it alone.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +21,8 @@ pub struct QueryId(pub u64);
 pub struct Transmit {
     /// Where to.
     pub dest: SocketAddr,
-    /// The encoded message, at most [`crate::wire::MAX_DATAGRAM_SIZE`] bytes.
+    /// The encoded message, at most one datagram of the wire protocol
+    /// ([`crate::wire::MAX_DATAGRAM_SIZE`] bytes for the native one).
     pub payload: Vec<u8>,
 }
 

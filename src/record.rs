@@ -32,7 +32,8 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::id::Key;
-use crate::wire::{Signature, MAX_SALT_SIZE, MAX_VALUE_SIZE};
+use crate::identity::Signature;
+use crate::wire::{MAX_SALT_SIZE, MAX_VALUE_SIZE};
 
 /// Domain separation for mutable-record signatures.
 pub const RECORD_SIGN_DOMAIN: &[u8] = b"meshara-dht/v1/record";

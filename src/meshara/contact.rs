@@ -54,7 +54,7 @@ pub struct ContactInfo {
     /// and [`MAX_ADDRESSES`].
     pub addresses: Vec<SocketAddr>,
     /// The node's 64-byte Meshara key (ed25519 || x25519).
-    #[serde(with = "crate::wire::fixed_bytes")]
+    #[serde(with = "crate::identity::fixed_bytes")]
     pub public_key: MesharaKey,
     /// When it was advertised, in milliseconds since the Unix epoch; also
     /// the record's sequence number.
@@ -311,11 +311,11 @@ pub fn verify_contact(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MesharaBinding {
     /// The Meshara key of the node the DHT node speaks for.
-    #[serde(with = "crate::wire::fixed_bytes")]
+    #[serde(with = "crate::identity::fixed_bytes")]
     pub public_key: MesharaKey,
     /// ed25519 signature by `public_key`'s first half over
     /// `BINDING_DOMAIN || dht_node_id`.
-    #[serde(with = "crate::wire::fixed_bytes")]
+    #[serde(with = "crate::identity::fixed_bytes")]
     pub signature: [u8; 64],
 }
 

@@ -7,14 +7,11 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Key, NodeId};
+use crate::identity::{KeyProof, Nonce};
 use crate::record::{Record, Refusal};
 
 /// A transaction id: random per request, echoed by the response.
 pub type TxId = u64;
-
-/// A random challenge the requester asks a contact to sign, proving that it
-/// holds the ed25519 key its node id is the hash of.
-pub type Nonce = [u8; 32];
 
 /// A STORE token handed out in lookup responses: a short MAC of the
 /// requester's IP address under the responder's rotating secret.
@@ -100,19 +97,6 @@ pub enum Request {
         key: Key,
     },
 }
-
-/// A signature proving possession of the key whose SHA-1 is the sender id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyProof {
-    /// The ed25519 public key (32 bytes).
-    pub public_key: [u8; 32],
-    /// Signature over `KEY_PROOF_DOMAIN || nonce`.
-    pub signature: Signature,
-}
-
-/// A 64-byte ed25519 signature, encoded as 64 raw bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signature(pub [u8; 64]);
 
 /// Answers to the requests, in request order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,17 +12,9 @@ use std::sync::Arc;
 
 use super::hex::Hex;
 
-/// A 32-byte Meshara node id: BLAKE3 of the 64-byte public key.
-pub type MesharaId = [u8; 32];
-
-/// A 64-byte Meshara public key: ed25519 verifying key (32 bytes) followed
-/// by the x25519 key (32 bytes).
-pub type MesharaKey = [u8; 64];
-
-/// The Meshara id of a 64-byte key: `BLAKE3(key)`.
-pub fn meshara_id_of(public_key: &MesharaKey) -> MesharaId {
-    *blake3::hash(public_key).as_bytes()
-}
+// The Meshara key and id are defined once, by the record scheme that signs
+// with them.
+pub use crate::record::{meshara_id_of, MesharaId, MesharaKey};
 
 /// Holds the node's Meshara identity and signs with its ed25519 half.
 ///

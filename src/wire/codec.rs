@@ -23,15 +23,17 @@
 //! then tries the hand-written reader of `fast.rs`, which takes only a
 //! well-formed, canonical FIND_NODE or `Nodes` (most of the traffic) and
 //! passes on anything else; then runs postcard over the rest. The
-//! variable-length fields (contact lists, values, salts) go through the bounded visitors of `bounded.rs`,
+//! variable-length fields go through bounded visitors (contact lists in
+//! `bounded.rs`, a record's value and salt in `crate::record::bounded`),
 //! which check each announced length against its limit before reading or
-//! allocating anything, and leave the typed [`DecodeError`]
-//! (`TooManyItems`, `ValueTooLarge`, `SaltTooLarge`) in a thread-local
-//! slot, because postcard's custom errors carry no payload. `decode` clears
-//! the slot before and reads it after postcard, preferring it over
+//! allocating anything, and leave the violation in a thread-local slot,
+//! because postcard's custom errors carry no payload. `decode` clears the
+//! slot before and reads it after postcard, preferring its typed
+//! [`DecodeError`] (`TooManyItems`, `ValueTooLarge`, `SaltTooLarge`) over
 //! postcard's error. Then it refuses trailing bytes. Memory use is bounded
-//! by the limits: at most 20 + 20 contacts, one value of 1000 bytes and one
-//! salt of 32, whatever the datagram announces.
+//! by the limits ([`MAX_PROVIDERS`] + [`MAX_CONTACTS`] contacts, one value
+//! of [`MAX_VALUE_SIZE`] bytes, one salt of [`MAX_SALT_SIZE`]), whatever
+//! the datagram announces.
 
 use postcard::ser_flavors::Flavor;
 
@@ -179,8 +181,7 @@ impl Flavor for Extend<'_> {
     fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
         // Postcard hands over most fields a few bytes at a time (varints,
         // ports, enum tags); copying those byte by byte skips a `memcpy`
-        // call per field (~3% of a simulated bootstrap while FIND_NODE and
-        // `Nodes` still went through postcard).
+        // call per field.
         if bytes.len() <= 8 {
             for &b in bytes {
                 self.0.push(b);

@@ -1,10 +1,9 @@
 //! A hand-written encoder and decoder for the two messages that make up
 //! most of the traffic: FIND_NODE and its `Nodes` answer. They write and
 //! read exactly the bytes postcard does (the layout of
-//! `docs/PROTOCOL.md`) without going through serde one byte at a time: a
-//! `Nodes` answer of 20 contacts is ~560 bytes, and serde's
-//! tuple-of-bytes path for ids made encoding and decoding ~26% of the
-//! instructions of a simulated bootstrap.
+//! `docs/PROTOCOL.md`) without going through serde one byte at a time,
+//! which is costly for messages made of fixed-size ids and addresses (the
+//! measurements are in `docs/BENCHMARKS.md`).
 //!
 //! This module owns only that shortcut. Every other message, and every
 //! check and error (limits, sizes, malformed input), stays with

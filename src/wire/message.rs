@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::Contact;
 use crate::id::{Key, NodeId};
 use crate::identity::{KeyProof, Nonce};
 use crate::record::{Record, Refusal};
@@ -16,15 +17,6 @@ pub type TxId = u64;
 /// A STORE token handed out in lookup responses: a short MAC of the
 /// requester's IP address under the responder's rotating secret.
 pub type Token = [u8; 8];
-
-/// A node as seen on the wire: its id and the UDP address it answers on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Contact {
-    /// The node's id.
-    pub id: NodeId,
-    /// The node's UDP address.
-    pub addr: SocketAddr,
-}
 
 /// One datagram: a protocol version (implicit, the first byte on the wire),
 /// a transaction id, the sender's node id and the body.

@@ -13,7 +13,8 @@ use super::{
     MAX_DATAGRAM_SIZE, MAX_PROVIDERS,
 };
 use crate::id::{NodeId, ID_LEN};
-use crate::record::{Record, RecordPublicKey, Refusal};
+use crate::identity::Signature;
+use crate::record::{Record, Refusal};
 
 /// Bytes of the version byte.
 const VERSION_LEN: usize = 1;
@@ -23,8 +24,6 @@ const TAG_LEN: usize = 1;
 const FLAG_LEN: usize = 1;
 /// Bytes of a STORE token.
 const TOKEN_LEN: usize = 8;
-/// Bytes of an ed25519 signature.
-const SIGNATURE_LEN: usize = 64;
 
 /// Bytes of the unsigned LEB128 varint postcard writes for `n`.
 const fn varint_len(n: u64) -> usize {
@@ -69,7 +68,8 @@ fn addr_len(addr: &SocketAddr) -> usize {
 /// still fits in [`MAX_DATAGRAM_SIZE`]; a contact that does not fit is
 /// skipped and smaller ones after it may still be taken, so the relative
 /// order of the included contacts is kept. The result always encodes:
-/// 20 providers of the largest kind take 800 of the 1232 bytes.
+/// [`MAX_PROVIDERS`] providers of the largest kind (IPv6) fit in one
+/// datagram with room to spare.
 pub fn fit_providers(
     txid: TxId,
     sender: NodeId,
@@ -155,7 +155,7 @@ fn response_len(response: &Response) -> usize {
 /// Bytes of an optional key proof: the presence flag, then the public key
 /// and the signature.
 fn proof_len(proof: &Option<KeyProof>) -> usize {
-    FLAG_LEN + proof.map_or(0, |p| p.public_key.len() + SIGNATURE_LEN)
+    FLAG_LEN + proof.map_or(0, |p| p.public_key.len() + Signature::LEN)
 }
 
 fn error_len(code: &ErrorCode) -> usize {
@@ -189,16 +189,12 @@ fn record_len(record: &Record) -> usize {
         + match record {
             Record::Immutable(r) => byte_string_len(&r.value),
             Record::Mutable(r) => {
-                let key_len = match &r.public_key {
-                    RecordPublicKey::Ed25519(pk) => pk.len(),
-                    RecordPublicKey::Meshara(pk) => pk.0.len(),
-                };
                 TAG_LEN
-                    + key_len
+                    + r.public_key.as_bytes().len()
                     + byte_string_len(&r.salt)
                     + varint_len(r.seq)
                     + byte_string_len(&r.value)
-                    + SIGNATURE_LEN
+                    + Signature::LEN
             }
         }
 }

@@ -1,9 +1,18 @@
 //! What the DHT stores: immutable records (key = SHA-1 of the value), signed
-//! mutable records (only the key holder can write; a higher sequence wins)
-//! and the [`Refusal`] reasons a storing node gives.
+//! mutable records (only the key holder can write; a higher sequence wins),
+//! their size limits ([`MAX_VALUE_SIZE`], [`MAX_SALT_SIZE`]) and the
+//! [`Refusal`] reasons a storing node gives.
 //!
-//! This module owns record validity: key derivation and signature checks.
-//! It holds no storage and does no I/O; the store and the engine call it.
+//! This module owns record validity: size limits, key derivation and
+//! signature checks. It holds no storage and does no I/O; the store and the
+//! engine call it. It builds on `identity` (signatures) and knows nothing of
+//! messages: `wire` carries records, not the other way round.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | [`Record`], [`ImmutableRecord`], [`SignedRecord`], [`Refusal`], the limits |
+//! | `scheme.rs` | the signing key schemes: [`RecordPublicKey`], the Meshara key [`MesharaPublicKey`], [`meshara_record_key`] |
+//! | `bounded.rs` | reading a value or salt no longer than its limit, before allocating it |
 //!
 //! # Key derivation and signatures
 //!
@@ -27,19 +36,29 @@
 //! A reader checks the kind of record it receives, and a store must not let
 //! an immutable record displace a signed one.
 
+pub(crate) mod bounded;
+mod scheme;
+
 use bytes::Bytes;
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 
 use crate::id::Key;
 use crate::identity::Signature;
-use crate::wire::{MAX_SALT_SIZE, MAX_VALUE_SIZE};
+
+pub use scheme::{
+    meshara_id_of, meshara_record_key, MesharaId, MesharaKey, MesharaPublicKey, RecordPublicKey,
+    MESHARA_KEY_DOMAIN,
+};
 
 /// Domain separation for mutable-record signatures.
 pub const RECORD_SIGN_DOMAIN: &[u8] = b"meshara-dht/v1/record";
 
-/// Domain separation for keys derived from a Meshara node id.
-pub const MESHARA_KEY_DOMAIN: &[u8] = b"meshara-dht/v1/meshara-id";
+/// Largest value a record may carry.
+pub const MAX_VALUE_SIZE: usize = 1000;
+
+/// Largest salt a mutable record may carry.
+pub const MAX_SALT_SIZE: usize = 32;
 
 /// A stored record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,37 +73,8 @@ pub enum Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImmutableRecord {
     /// At most [`MAX_VALUE_SIZE`] bytes.
-    #[serde(deserialize_with = "crate::wire::bounded::value")]
+    #[serde(deserialize_with = "bounded::value")]
     pub value: Bytes,
-}
-
-/// The public key that signs a mutable record; it also determines the key
-/// the record lives under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RecordPublicKey {
-    /// A plain ed25519 key (this crate's node identities).
-    Ed25519([u8; 32]),
-    /// A Meshara public key: ed25519 (32 bytes) followed by x25519 (32).
-    Meshara(MesharaPublicKey),
-}
-
-/// A Meshara public key: 64 bytes, ed25519 verifying key then x25519 key.
-/// Its BLAKE3 hash is the Meshara node id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MesharaPublicKey(pub [u8; 64]);
-
-impl MesharaPublicKey {
-    /// The Meshara node id: BLAKE3 of the 64 bytes.
-    pub fn meshara_id(&self) -> [u8; 32] {
-        *blake3::hash(&self.0).as_bytes()
-    }
-
-    /// The ed25519 half that signs.
-    pub fn ed25519(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&self.0[..32]);
-        out
-    }
 }
 
 /// A record only the holder of `public_key` can write; among versions, the
@@ -94,12 +84,12 @@ pub struct SignedRecord {
     /// The signing key.
     pub public_key: RecordPublicKey,
     /// Lets one key own several records; at most [`MAX_SALT_SIZE`] bytes.
-    #[serde(deserialize_with = "crate::wire::bounded::salt")]
+    #[serde(deserialize_with = "bounded::salt")]
     pub salt: Bytes,
     /// Version; a store keeps the highest.
     pub seq: u64,
     /// At most [`MAX_VALUE_SIZE`] bytes.
-    #[serde(deserialize_with = "crate::wire::bounded::value")]
+    #[serde(deserialize_with = "bounded::value")]
     pub value: Bytes,
     /// ed25519 signature, see the module docs.
     pub signature: Signature,
@@ -166,11 +156,15 @@ impl Record {
         }
     }
 
-    /// Bytes the record occupies in a store (value + salt + fixed overhead).
+    /// Bytes the record occupies in a store: value and salt, plus for a
+    /// mutable record room for the longest public key, the signature and
+    /// the sequence number.
     pub fn stored_size(&self) -> usize {
         match self {
             Record::Immutable(r) => r.value.len(),
-            Record::Mutable(r) => r.value.len() + r.salt.len() + 64 + 64 + 8,
+            Record::Mutable(r) => {
+                r.value.len() + r.salt.len() + MesharaPublicKey::LEN + Signature::LEN + 8
+            }
         }
     }
 }
@@ -196,36 +190,6 @@ impl ImmutableRecord {
         }
         Ok(())
     }
-}
-
-impl RecordPublicKey {
-    /// The key a record signed by this key with `salt` lives under.
-    pub fn record_key(&self, salt: &[u8]) -> Key {
-        match self {
-            RecordPublicKey::Ed25519(pk) => Key::sha1_parts(&[pk, salt]),
-            RecordPublicKey::Meshara(pk) => meshara_record_key(&pk.meshara_id(), salt),
-        }
-    }
-
-    fn verifying_key(&self) -> Result<VerifyingKey, Refusal> {
-        let bytes = match self {
-            RecordPublicKey::Ed25519(pk) => *pk,
-            RecordPublicKey::Meshara(pk) => pk.ed25519(),
-        };
-        match VerifyingKey::from_bytes(&bytes) {
-            // A small-order key admits signatures that verify for any
-            // message, so nobody holds it: refuse it outright.
-            Ok(vk) if !vk.is_weak() => Ok(vk),
-            _ => Err(Refusal::InvalidPublicKey),
-        }
-    }
-}
-
-/// The key of the record a Meshara node with id `meshara_id` (BLAKE3 of its
-/// 64-byte key) publishes under `salt`. A reader who knows only the Meshara
-/// id computes it to look the record up.
-pub fn meshara_record_key(meshara_id: &[u8; 32], salt: &[u8]) -> Key {
-    Key::sha1_parts(&[MESHARA_KEY_DOMAIN, meshara_id, salt])
 }
 
 impl SignedRecord {

@@ -17,8 +17,8 @@ use rand::Rng;
 
 use super::housekeeping::Published;
 use super::query::{Action, End, Finished, QueryKind};
+use super::requests::Attempt;
 use super::requests::Purpose;
-use super::retry::Attempt;
 use super::{Event, Node, QueryId, QueryOptions, QueryOutcome, QueryRequest};
 use crate::id::{Key, NodeId};
 use crate::lookup::{DisjointIter, LookupParams};

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::retry::Attempt;
 use super::{Node, QueryId, Transmit};
 use crate::id::NodeId;
 use crate::wire::{self, Body, Contact, Message, Nonce, Request, Response, TxId};
@@ -45,6 +44,30 @@ pub(super) enum Purpose {
     },
     /// Ping-before-evict of the least recently seen contact of a bucket.
     Eviction,
+}
+
+/// Which copy of a lookup request a pending request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Attempt {
+    /// Retransmissions before this copy: 0 for the first send.
+    pub(super) number: u32,
+    /// The txid of the first copy; `None` for the first copy itself.
+    pub(super) first: Option<TxId>,
+}
+
+impl Attempt {
+    /// The key of the copy's group: the txid of the first copy.
+    pub(super) fn group(&self, txid: TxId) -> TxId {
+        self.first.unwrap_or(txid)
+    }
+
+    /// The copy after this one, which is copy `txid`.
+    pub(super) fn next(&self, txid: TxId) -> Attempt {
+        Attempt {
+            number: self.number.saturating_add(1),
+            first: Some(self.group(txid)),
+        }
+    }
 }
 
 /// An outstanding request: where it went, why, and until when an answer

@@ -48,35 +48,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::requests::Purpose;
+use super::requests::{Attempt, Purpose};
 use super::txmap::TxIdMap;
 use super::{Node, QueryId};
 use crate::id::NodeId;
 use crate::wire::{Request, TxId};
-
-/// Which copy of a lookup request a pending request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Attempt {
-    /// Retransmissions before this copy: 0 for the first send.
-    pub(super) number: u32,
-    /// The txid of the first copy; `None` for the first copy itself.
-    pub(super) first: Option<TxId>,
-}
-
-impl Attempt {
-    /// The key of the copy's group: the txid of the first copy.
-    fn group(&self, txid: TxId) -> TxId {
-        self.first.unwrap_or(txid)
-    }
-
-    /// The copy after this one, which is copy `txid`.
-    fn next(&self, txid: TxId) -> Attempt {
-        Attempt {
-            number: self.number.saturating_add(1),
-            first: Some(self.group(txid)),
-        }
-    }
-}
 
 impl Purpose {
     /// Which copy the request is, for the requests sent in copies: lookup

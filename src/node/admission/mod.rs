@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use rand::Rng;
 
+use super::requests::Attempt;
 use super::requests::Purpose;
-use super::retry::Attempt;
 use super::Node;
 use crate::routing::InsertOutcome;
 use crate::wire::{Contact, KeyProof, Nonce, Request, Response};
